@@ -1,0 +1,21 @@
+from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import (
+    PostgreSQLSource,
+)
+
+# Tables written by `recsys features build`: one row per entity per snapshot, stamped with the
+# time the values became true (event_timestamp) so point-in-time joins never see the future.
+user_features_source = PostgreSQLSource(
+    name="user_features_source",
+    query="SELECT * FROM user_features",
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created_at",
+    description="Per-user activity snapshots computed from interactions",
+)
+
+item_features_source = PostgreSQLSource(
+    name="item_features_source",
+    query="SELECT * FROM item_features",
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created_at",
+    description="Per-item popularity snapshots computed from interactions",
+)

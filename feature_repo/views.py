@@ -1,0 +1,47 @@
+from datetime import timedelta
+
+from entities import item, user
+from feast import FeatureView, Field
+from feast.types import Float64, Int64, String
+from sources import item_features_source, user_features_source
+
+# ttl=0: a snapshot stays valid until a newer one replaces it (users and items can be quiet for
+# months; their last known activity is still the truth).
+user_stats = FeatureView(
+    name="user_stats",
+    entities=[user],
+    ttl=timedelta(0),
+    schema=[
+        Field(name="interaction_count", dtype=Int64, description="Interactions so far"),
+        Field(name="mean_rating", dtype=Float64, description="Mean explicit rating so far"),
+        Field(name="last_interaction_ts", dtype=Int64, description="Unix seconds of the latest"),
+        Field(
+            name="days_since_last_interaction",
+            dtype=Float64,
+            description="Days from the latest interaction to the snapshot time",
+        ),
+    ],
+    source=user_features_source,
+    online=True,
+    tags={"owner": "data-engineering"},
+)
+
+item_stats = FeatureView(
+    name="item_stats",
+    entities=[item],
+    ttl=timedelta(0),
+    schema=[
+        Field(name="interaction_count", dtype=Int64, description="Popularity: interactions so far"),
+        Field(name="mean_rating", dtype=Float64, description="Mean explicit rating so far"),
+        Field(name="last_interaction_ts", dtype=Int64, description="Unix seconds of the latest"),
+        Field(
+            name="days_since_last_interaction",
+            dtype=Float64,
+            description="Days from the latest interaction to the snapshot time",
+        ),
+        Field(name="genres", dtype=String, description="Pipe-separated genres"),
+    ],
+    source=item_features_source,
+    online=True,
+    tags={"owner": "data-engineering"},
+)

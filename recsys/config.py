@@ -1,0 +1,80 @@
+"""Settings read from the environment (prefix ``RECSYS_``) and an optional ``.env`` file.
+
+Nothing here is built at import time: call :func:`get_settings` (or construct :class:`Settings`)
+where the settings are needed, so tests and commands can pass their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RECSYS_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    # Servers. Leave both unset to run embedded PostgreSQL + Redis under `data_dir`.
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the PostgreSQL app database, "
+        "e.g. postgresql+psycopg://root@127.0.0.1:5432/recsys",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL of the Feast online store, e.g. redis://127.0.0.1:6379/0"
+    )
+    embedded_database: str = Field(
+        default="recsys", description="Database name created inside the embedded PostgreSQL"
+    )
+
+    data_dir: Path = Field(
+        default=Path(".recsys"),
+        description="Embedded servers, model artifacts and reports live here",
+    )
+    dataset_path: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "data" / "ml-latest-small",
+        description="Default directory of the MovieLens dataset (read in place, never copied)",
+    )
+    feature_repo: Path = Field(default=PROJECT_ROOT / "feature_repo")
+    feast_project: str = Field(default="recsys", pattern=r"^[A-Za-z0-9_]+$")
+
+    api_keys: list[SecretStr] = Field(
+        default_factory=list, description="Keys accepted for write and admin calls (JSON list)"
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    default_k: int = 10
+    candidate_pool: int = Field(
+        default=200, description="Candidates the generator proposes before features and scoring"
+    )
+    reference_users: int = Field(
+        default=300, description="Users sampled for a model's drift reference at training time"
+    )
+
+    @field_validator("data_dir", "dataset_path", "feature_repo")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def uses_embedded_servers(self) -> bool:
+        return self.database_url is None and self.redis_url is None
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

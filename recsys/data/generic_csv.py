@@ -1,0 +1,64 @@
+"""A generic interactions CSV: ``user,item[,rating],timestamp`` with a header row.
+
+Accepted header names: user|user_id, item|item_id, rating (optional), timestamp|ts|occurred_at.
+Timestamps are Unix seconds or ISO-8601. Users and items are derived from the interactions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys.data.parsing import (
+    derive_items,
+    derive_users,
+    parse_float,
+    parse_timestamp,
+    read_table,
+    require_nonempty,
+)
+from recsys.data.schema import Dataset, DataFormatError
+
+ALIASES = {
+    "user": ("user", "user_id", "userId"),
+    "item": ("item", "item_id", "itemId", "movieId"),
+    "rating": ("rating", "score", "value"),
+    "timestamp": ("timestamp", "ts", "occurred_at", "time"),
+}
+
+
+def _column(frame: pd.DataFrame, role: str, path: Path, *, required: bool) -> str | None:
+    for name in ALIASES[role]:
+        if name in frame.columns:
+            return name
+    if required:
+        raise DataFormatError(
+            path, f"no {role} column: expected one of {list(ALIASES[role])}", line=1
+        )
+    return None
+
+
+def read_interactions_csv(path: Path) -> Dataset:
+    frame = read_table(path)
+    user = _column(frame, "user", path, required=True)
+    item = _column(frame, "item", path, required=True)
+    ts = _column(frame, "timestamp", path, required=True)
+    rating = _column(frame, "rating", path, required=False)
+    assert user and item and ts
+    interactions = pd.DataFrame(
+        {
+            "user_id": require_nonempty(frame, user, path),
+            "item_id": require_nonempty(frame, item, path),
+            "rating": (
+                parse_float(frame, rating, path, optional=True)
+                if rating
+                else pd.Series(np.nan, index=frame.index)
+            ),
+            "occurred_at": parse_timestamp(frame, ts, path),
+        }
+    )
+    if interactions.empty:
+        raise DataFormatError(path, "no interactions")
+    return Dataset(path.stem, derive_users(interactions), derive_items(interactions), interactions)

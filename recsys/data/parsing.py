@@ -1,0 +1,117 @@
+"""Strict parsing helpers shared by the readers: every error names the file and the line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys.data.schema import DataFormatError
+
+
+def read_table(
+    path: Path,
+    *,
+    sep: str = ",",
+    names: Sequence[str] | None = None,
+    required: Sequence[str] = (),
+    encoding: str = "utf-8",
+) -> pd.DataFrame:
+    """Read a delimited file as strings. With ``names`` the file has no header row.
+
+    The frame keeps a ``_line`` column with the 1-based line number of each row in the file.
+    """
+    if not path.is_file():
+        raise DataFormatError(path, "file not found")
+    header_lines = 0 if names is not None else 1
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            names=list(names) if names is not None else None,
+            header=None if names is not None else 0,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            encoding=encoding,
+            engine="c" if len(sep) == 1 else "python",
+            quoting=3 if sep != "," else 0,  # only comma files use quotes (MovieLens titles)
+        )
+    except pd.errors.ParserError as exc:
+        raise DataFormatError(path, f"cannot parse: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, f"not {encoding} text: {exc}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataFormatError(path, "file is empty") from exc
+    missing = [col for col in required if col not in frame.columns]
+    if missing:
+        raise DataFormatError(
+            path, f"missing column(s) {missing}; found {list(frame.columns)}", line=1
+        )
+    frame["_line"] = np.arange(len(frame)) + 1 + header_lines
+    return frame
+
+
+def _fail_first(frame: pd.DataFrame, bad: pd.Series, path: Path, message: str) -> None:
+    if bad.any():
+        first = frame.loc[bad.to_numpy()].iloc[0]
+        raise DataFormatError(path, message.format(**first.to_dict()), line=int(first["_line"]))
+
+
+def require_nonempty(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    values = frame[column].str.strip()
+    _fail_first(frame, values == "", path, f"empty {column}")
+    return values
+
+
+def parse_float(
+    frame: pd.DataFrame, column: str, path: Path, *, optional: bool = False
+) -> pd.Series:
+    raw = frame[column].str.strip()
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & ~(optional & (raw == ""))
+    bad |= ~np.isfinite(values.fillna(0.0))
+    _fail_first(frame, bad, path, f"{column} is not a number: {{{column}!r}}")
+    return values.astype(float)
+
+
+def parse_timestamp(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """Unix seconds or ISO-8601 text, returned as UTC datetimes."""
+    raw = frame[column].str.strip()
+    numeric = pd.to_numeric(raw, errors="coerce")
+    if numeric.notna().all():
+        bad = (numeric < 0) | (numeric > 4_102_444_800)  # before 1970 or after 2100
+        _fail_first(frame, bad, path, f"{column} out of range: {{{column}!r}}")
+        return pd.to_datetime(numeric.astype("int64"), unit="s", utc=True)
+    parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
+    parsed = parsed.where(numeric.isna(), pd.to_datetime(numeric, unit="s", utc=True))
+    _fail_first(frame, parsed.isna(), path, f"{column} is not a timestamp: {{{column}!r}}")
+    return parsed
+
+
+def check_known(
+    frame: pd.DataFrame, column: str, known: pd.Index, path: Path, other_file: str
+) -> None:
+    bad = ~frame[column].isin(known)
+    _fail_first(frame, bad, path, f"{column} {{{column}!r}} is not in {other_file}")
+
+
+def check_duplicates(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    bad = frame.duplicated(subset=columns, keep="first")
+    _fail_first(frame, bad, path, f"duplicate {', '.join(columns)}")
+
+
+def derive_users(interactions: pd.DataFrame) -> pd.DataFrame:
+    users = pd.DataFrame({"user_id": pd.unique(interactions["user_id"])})
+    users["attributes"] = [{} for _ in range(len(users))]
+    return users
+
+
+def derive_items(interactions: pd.DataFrame) -> pd.DataFrame:
+    items = pd.DataFrame({"item_id": pd.unique(interactions["item_id"])})
+    items["title"] = None
+    items["genres"] = [[] for _ in range(len(items))]
+    items["attributes"] = [{} for _ in range(len(items))]
+    return items

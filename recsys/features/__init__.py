@@ -1,0 +1,1 @@
+"""Batch feature computation into offline tables, and the Feast apply/materialize steps."""

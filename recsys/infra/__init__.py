@@ -1,0 +1,1 @@
+"""Server lifecycle (embedded or configured), database engines and Feast store construction."""

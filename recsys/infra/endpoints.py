@@ -1,0 +1,83 @@
+"""Where the servers are: one value object that every other part connects through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy.engine import URL, make_url
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Connection details of the app database (PostgreSQL) and the online store (Redis)."""
+
+    database_url: str  # SQLAlchemy URL, postgresql+psycopg://...
+    redis_url: str  # redis://host:port/db
+
+    @property
+    def sqlalchemy_url(self) -> URL:
+        url = make_url(self.database_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url
+
+    @property
+    def pg_host(self) -> str:
+        """TCP host, or the socket directory when the URL uses ``?host=/dir``."""
+        url = self.sqlalchemy_url
+        return str(url.query.get("host") or url.host or "127.0.0.1")
+
+    @property
+    def pg_port(self) -> int:
+        url = self.sqlalchemy_url
+        return int(url.query.get("port") or url.port or 5432)
+
+    @property
+    def pg_database(self) -> str:
+        return str(self.sqlalchemy_url.database or "postgres")
+
+    @property
+    def pg_user(self) -> str:
+        return str(self.sqlalchemy_url.username or "postgres")
+
+    @property
+    def pg_password(self) -> str:
+        return str(self.sqlalchemy_url.password or "")
+
+    def with_database(self, database: str) -> Endpoints:
+        url = self.sqlalchemy_url.set(database=database)
+        return Endpoints(url.render_as_string(hide_password=False), self.redis_url)
+
+    @property
+    def redis_host(self) -> str:
+        return urlsplit(self.redis_url).hostname or "127.0.0.1"
+
+    @property
+    def redis_port(self) -> int:
+        return urlsplit(self.redis_url).port or 6379
+
+    @property
+    def redis_db(self) -> int:
+        path = urlsplit(self.redis_url).path.strip("/")
+        if path:
+            return int(path)
+        return int(parse_qs(urlsplit(self.redis_url).query).get("db", ["0"])[0])
+
+    @property
+    def feast_redis_connection_string(self) -> str:
+        """Feast's own format: ``host:port,db=N[,password=...]``."""
+        parts = urlsplit(self.redis_url)
+        text = f"{self.redis_host}:{self.redis_port},db={self.redis_db}"
+        if parts.password:
+            text += f",password={parts.password}"
+        if parts.username:
+            text += f",username={parts.username}"
+        return text
+
+    def describe(self) -> dict[str, str]:
+        """Human-readable, password-free description for status output."""
+        return {
+            "database": self.sqlalchemy_url.render_as_string(hide_password=True),
+            "redis": f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}",
+        }

@@ -1,0 +1,44 @@
+"""Feast store construction for the project's topology (registry + offline on Postgres, online on Redis).
+
+`feature_repo/feature_store.yaml` reads every connection detail from ``RECSYS_FEAST_*`` environment
+variables; :func:`feast_environment` computes them from the resolved endpoints so the CLI and a data
+engineer's shell (`eval "$(recsys features env)"`) configure Feast the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from recsys.config import Settings
+from recsys.infra.endpoints import Endpoints
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+# The SQL registry keeps its tables in their own schema, out of the app's way (created by Alembic).
+REGISTRY_SCHEMA = "feast_registry"
+
+
+def feast_environment(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
+    registry_url = endpoints.sqlalchemy_url.update_query_dict(
+        {"options": f"-csearch_path={REGISTRY_SCHEMA}"}
+    ).render_as_string(hide_password=False)
+    return {
+        "RECSYS_FEAST_PROJECT": settings.feast_project,
+        "RECSYS_FEAST_REGISTRY_URL": registry_url,
+        "RECSYS_FEAST_PG_HOST": endpoints.pg_host,
+        "RECSYS_FEAST_PG_PORT": str(endpoints.pg_port),
+        "RECSYS_FEAST_PG_DATABASE": endpoints.pg_database,
+        "RECSYS_FEAST_PG_USER": endpoints.pg_user,
+        "RECSYS_FEAST_PG_PASSWORD": endpoints.pg_password,
+        "RECSYS_FEAST_REDIS": endpoints.feast_redis_connection_string,
+    }
+
+
+def build_feature_store(settings: Settings, endpoints: Endpoints) -> FeatureStore:
+    """A FeatureStore on `feature_repo/`, configured for these endpoints."""
+    os.environ.update(feast_environment(settings, endpoints))
+    from feast import FeatureStore
+
+    return FeatureStore(repo_path=str(settings.feature_repo))
