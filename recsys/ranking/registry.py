@@ -1,0 +1,60 @@
+"""Rankers by name. Built-ins register on import; other packages register through the
+``recsys.rankers`` entry-point group (``name = "package.module:RankerClass"``)."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from recsys.ranking.base import Ranker
+
+ENTRY_POINT_GROUP = "recsys.rankers"
+BUILTIN_MODULES = ("recsys.ranking.popularity", "recsys.ranking.als")
+
+_RANKERS: dict[str, type[Ranker]] = {}
+R = TypeVar("R", bound="type[Ranker]")
+
+
+def register(cls: R) -> R:
+    existing = _RANKERS.get(cls.name)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"ranker name {cls.name!r} is taken by {existing.__module__}")
+    _RANKERS[cls.name] = cls
+    return cls
+
+
+def _discover() -> None:
+    for module in BUILTIN_MODULES:
+        import_module(module)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _RANKERS:
+            register(ep.load())
+
+
+def available_rankers() -> list[str]:
+    _discover()
+    return sorted(_RANKERS)
+
+
+def get_ranker_class(name: str) -> type[Ranker]:
+    _discover()
+    try:
+        return _RANKERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown ranker {name!r}; available: {', '.join(sorted(_RANKERS))}"
+        ) from None
+
+
+def create_ranker(name: str, params: dict[str, Any] | None = None) -> Ranker:
+    return get_ranker_class(name)(params or {})
+
+
+def load_ranker(directory: Path) -> Ranker:
+    import json
+
+    meta = json.loads((directory / "ranker.json").read_text())
+    return get_ranker_class(meta["ranker"]).load(directory)

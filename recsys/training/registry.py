@@ -1,0 +1,81 @@
+"""The model registry: a row per trained version in Postgres, artifacts on disk, one active."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from recsys.db.models import Model
+from recsys.ranking import Ranker, load_ranker
+
+
+class ArtifactError(RuntimeError):
+    """A model artifact is missing or does not match its recorded checksum."""
+
+
+ARTIFACT_FILES = ("ranker.json", "ranker.npz")
+
+
+def artifact_checksum(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ARTIFACT_FILES:
+        path = directory / name
+        if not path.is_file():
+            raise ArtifactError(f"model artifact {path} is missing")
+        digest.update(name.encode())
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def register_model(engine: Engine, row: Model, *, activate: bool = True) -> Model:
+    """Insert a version row; with ``activate`` it becomes the one the API serves."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        if activate:
+            session.execute(update(Model).where(Model.is_active).values(is_active=False))
+            session.flush()
+        row.is_active = activate
+        session.add(row)
+    return row
+
+
+def activate(engine: Engine, version: int) -> Model:
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        row = session.get(Model, version)
+        if row is None:
+            raise LookupError(f"no model version {version}")
+        verify_artifact(row)
+        session.execute(update(Model).where(Model.is_active).values(is_active=False))
+        session.flush()
+        row.is_active = True
+    return row
+
+
+def active_model(engine: Engine) -> Model | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.scalar(select(Model).where(Model.is_active))
+
+
+def list_models(engine: Engine) -> list[Model]:
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(select(Model).order_by(Model.version.desc())))
+
+
+def verify_artifact(row: Model) -> Path:
+    directory = Path(row.artifact_path)
+    actual = artifact_checksum(directory)
+    if actual != row.artifact_sha256:
+        raise ArtifactError(
+            f"model version {row.version}: artifact {directory} does not match its checksum "
+            f"(expected {row.artifact_sha256[:12]}…, found {actual[:12]}…)"
+        )
+    return directory
+
+
+def load_model(row: Model) -> Ranker:
+    """Load a registered version after checking its artifact is intact."""
+    return load_ranker(verify_artifact(row))
