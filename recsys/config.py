@@ -26,7 +26,8 @@ class Settings(BaseSettings):
         "e.g. postgresql+psycopg://root@127.0.0.1:5432/recsys",
     )
     redis_url: str | None = Field(
-        default=None, description="Redis URL of the Feast online store, e.g. redis://127.0.0.1:6379/0"
+        default=None,
+        description="Redis URL of the Feast online store, e.g. redis://127.0.0.1:6379/0",
     )
     embedded_database: str = Field(
         default="recsys", description="Database name created inside the embedded PostgreSQL"

@@ -1,5 +1,5 @@
-"""Dataset readers (MovieLens ml-latest-small, ml-100k, generic CSV), synthetic generator, loader."""
+"""Dataset readers (ml-latest-small, ml-100k, generic CSV), synthetic generator, bulk loader."""
 
-from recsys.data.schema import Dataset, DataFormatError
+from recsys.data.schema import DataFormatError, Dataset
 
 __all__ = ["DataFormatError", "Dataset"]

@@ -19,7 +19,7 @@ from recsys.data.parsing import (
     read_table,
     require_nonempty,
 )
-from recsys.data.schema import Dataset, DataFormatError
+from recsys.data.schema import DataFormatError, Dataset
 
 ALIASES = {
     "user": ("user", "user_id", "userId"),

@@ -28,7 +28,9 @@ def load_dataset(engine: Engine, dataset: Dataset) -> dict[str, int]:
             with cur.copy("COPY items (item_id, title, genres, attributes) FROM STDIN") as copy:
                 copy.set_types(["text", "text", "text[]", "jsonb"])
                 for row in dataset.items.itertuples(index=False):
-                    copy.write_row((row.item_id, row.title, list(row.genres), json.dumps(row.attributes)))
+                    copy.write_row(
+                        (row.item_id, row.title, list(row.genres), json.dumps(row.attributes))
+                    )
             # The bulk of the data: one CSV stream (pandas formats it far faster than row tuples).
             frame = dataset.interactions.assign(
                 occurred_at=dataset.interactions["occurred_at"].dt.strftime("%Y-%m-%d %H:%M:%S+00")

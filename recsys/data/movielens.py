@@ -15,7 +15,7 @@ from recsys.data.parsing import (
     read_table,
     require_nonempty,
 )
-from recsys.data.schema import Dataset, DataFormatError
+from recsys.data.schema import DataFormatError, Dataset
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
 ML100K_GENRES = [
@@ -47,9 +47,7 @@ def read_ml_latest_small(directory: Path) -> Dataset:
     movies = read_table(movies_path, required=["movieId", "title", "genres"])
     movie_ids = require_nonempty(movies, "movieId", movies_path)
     check_duplicates(movies, ["movieId"], movies_path)
-    genres = [
-        [] if g in ("", "(no genres listed)") else g.split("|") for g in movies["genres"]
-    ]
+    genres = [[] if g in ("", "(no genres listed)") else g.split("|") for g in movies["genres"]]
     items = pd.DataFrame(
         {
             "item_id": movie_ids,
@@ -71,7 +69,11 @@ def read_ml_latest_small(directory: Path) -> Dataset:
 def read_ml_100k(directory: Path) -> Dataset:
     """`u.data` (tab: user, item, rating, timestamp), `u.item` (pipe, latin-1, 19 genre flags)
     and `u.user` (pipe: user, age, gender, occupation, zip)."""
-    data_path, item_path, user_path = directory / "u.data", directory / "u.item", directory / "u.user"
+    data_path, item_path, user_path = (
+        directory / "u.data",
+        directory / "u.item",
+        directory / "u.user",
+    )
     ratings = read_table(data_path, sep="\t", names=["user", "item", "rating", "timestamp"])
     interactions = _interactions(ratings, data_path, "user", "item")
 

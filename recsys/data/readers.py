@@ -6,7 +6,7 @@ from pathlib import Path
 
 from recsys.data.generic_csv import read_interactions_csv
 from recsys.data.movielens import read_ml_100k, read_ml_latest_small
-from recsys.data.schema import Dataset, DataFormatError
+from recsys.data.schema import DataFormatError, Dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 
 DATASETS = ("synthetic", "movielens", "ml-100k", "csv")

@@ -25,7 +25,7 @@ class Dataset:
     """Users, items and timestamped interactions, validated and ready to load.
 
     - ``users``: ``user_id`` (str) + ``attributes`` (dict)
-    - ``items``: ``item_id`` (str), ``title`` (str|None), ``genres`` (list[str]), ``attributes`` (dict)
+    - ``items``: ``item_id``, ``title`` (str|None), ``genres`` (list[str]), ``attributes`` (dict)
     - ``interactions``: ``user_id``, ``item_id`` (str), ``rating`` (float, NaN when implicit),
       ``occurred_at`` (UTC datetime64)
     """

@@ -48,7 +48,9 @@ def generate_synthetic(config: SyntheticConfig | None = None) -> Dataset:
     item_vectors += 0.5 * rng.normal(size=item_vectors.shape)
     item_vectors /= np.linalg.norm(item_vectors, axis=1, keepdims=True)
 
-    favourite = [rng.choice(n_genres, size=rng.integers(1, 3), replace=False) for _ in range(cfg.n_users)]
+    favourite = [
+        rng.choice(n_genres, size=rng.integers(1, 3), replace=False) for _ in range(cfg.n_users)
+    ]
     user_vectors = np.stack([genre_vectors[f].mean(axis=0) for f in favourite])
     user_vectors += 0.5 * rng.normal(size=user_vectors.shape)
     user_vectors /= np.linalg.norm(user_vectors, axis=1, keepdims=True)
@@ -84,7 +86,9 @@ def generate_synthetic(config: SyntheticConfig | None = None) -> Dataset:
             "user_id": np.concatenate(users).astype(str),
             "item_id": np.concatenate(items).astype(str),
             "rating": np.concatenate(ratings).astype(float),
-            "occurred_at": pd.to_datetime(np.concatenate(times).astype("int64"), unit="s", utc=True),
+            "occurred_at": pd.to_datetime(
+                np.concatenate(times).astype("int64"), unit="s", utc=True
+            ),
         }
     ).sort_values("occurred_at", kind="stable", ignore_index=True)
 

@@ -103,9 +103,7 @@ class Model(Base):
 
     __tablename__ = "models"
     __table_args__ = (
-        Index(
-            "uq_models_one_active", "is_active", unique=True, postgresql_where="is_active"
-        ),
+        Index("uq_models_one_active", "is_active", unique=True, postgresql_where="is_active"),
     )
 
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

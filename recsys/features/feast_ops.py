@@ -51,8 +51,9 @@ def materialize(
     end = end or datetime.now(UTC)
     store = build_feature_store(settings, endpoints)
     out = io.StringIO()
-    with contextlib.redirect_stdout(out if quiet else sys.stdout), contextlib.redirect_stderr(
-        out if quiet else sys.stderr
+    with (
+        contextlib.redirect_stdout(out if quiet else sys.stdout),
+        contextlib.redirect_stderr(out if quiet else sys.stderr),
     ):
         store.materialize_incremental(end_date=end)
     return end

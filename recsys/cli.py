@@ -1,0 +1,399 @@
+"""The `recsys` command line (Typer). Each command resolves the servers once, then does its job."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recsys.config import Settings
+
+app = typer.Typer(
+    help="Feature-store-centric recommender: data → Feast → rankers → API → drift.",
+    no_args_is_help=True,
+)
+services_app = typer.Typer(
+    help="Embedded PostgreSQL + Redis (used when no URLs are configured).", no_args_is_help=True
+)
+db_app = typer.Typer(help="The app database schema (Alembic).", no_args_is_help=True)
+data_app = typer.Typer(help="Datasets into the app database.", no_args_is_help=True)
+features_app = typer.Typer(
+    help="Feature tables, `feast apply`, `feast materialize`.", no_args_is_help=True
+)
+models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+monitor_app = typer.Typer(help="Evidently reports on what the API served.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(db_app, name="db")
+app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
+app.add_typer(models_app, name="models")
+app.add_typer(monitor_app, name="monitor")
+
+console = Console()
+
+
+class Context:
+    """Lazily built per command: settings, endpoints, engine, Feast store."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._endpoints = None
+        self._engine = None
+        self._store = None
+
+    @property
+    def endpoints(self):  # type: ignore[no-untyped-def]
+        if self._endpoints is None:
+            from recsys.infra.services import resolve_endpoints
+
+            self._endpoints = resolve_endpoints(self.settings)
+        return self._endpoints
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        if self._engine is None:
+            from recsys.infra.database import create_db_engine
+
+            self._engine = create_db_engine(self.endpoints)
+        return self._engine
+
+    @property
+    def store(self):  # type: ignore[no-untyped-def]
+        if self._store is None:
+            from recsys.infra.feast_store import build_feature_store
+
+            self._store = build_feature_store(self.settings, self.endpoints)
+        return self._store
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+@contextmanager
+def _step(name: str, timings: list[tuple[str, float]] | None = None) -> Iterator[None]:
+    started = time.perf_counter()
+    with console.status(f"[bold]{name}…"):
+        yield
+    elapsed = time.perf_counter() - started
+    if timings is not None:
+        timings.append((name, elapsed))
+    console.print(f"[green]✓[/] {name} [dim]({elapsed:.1f}s)[/]")
+
+
+# -- services ------------------------------------------------------------------------------
+@services_app.command("start")
+def services_start() -> None:
+    """Start (or reuse) the embedded servers and print their URLs."""
+    ctx = Context()
+    if not ctx.settings.uses_embedded_servers:
+        raise _fail("RECSYS_DATABASE_URL / RECSYS_REDIS_URL are set: nothing embedded to start")
+    for key, value in ctx.endpoints.describe().items():
+        console.print(f"{key}: {value}")
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Show whether the embedded servers are running."""
+    from recsys.infra.services import embedded_servers
+
+    settings = Settings()
+    if not settings.uses_embedded_servers:
+        console.print("configured servers (RECSYS_DATABASE_URL / RECSYS_REDIS_URL); none embedded")
+        return
+    table = Table("server", "running", "pid", "address")
+    for status in embedded_servers(settings).status():
+        table.add_row(
+            status.name, "yes" if status.running else "no", str(status.pid or "-"), status.address
+        )
+    console.print(table)
+
+
+@services_app.command("stop")
+def services_stop() -> None:
+    """Stop the embedded servers cleanly (data stays under the data directory)."""
+    from recsys.infra.services import embedded_servers
+
+    stopped = embedded_servers(Settings()).stop()
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+# -- db --------------------------------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply Alembic migrations (same as `alembic -c migrations/alembic.ini upgrade head`)."""
+    from recsys.db.migrate import current_revision, upgrade
+
+    ctx = Context()
+    upgrade(ctx.engine, revision)
+    console.print(f"database at revision {current_revision(ctx.engine)}")
+
+
+# -- data -------------------------------------------------------------------------------------
+def _load(ctx: Context, dataset: str, path: Path | None, seed: int) -> dict[str, int]:
+    from recsys.data import DataFormatError
+    from recsys.data.loader import load_dataset
+    from recsys.data.readers import read_dataset
+
+    try:
+        data = read_dataset(dataset, path, seed=seed)
+    except (DataFormatError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    return load_dataset(ctx.engine, data)
+
+
+@data_app.command("load")
+def data_load(
+    dataset: Annotated[
+        str, typer.Option(help="synthetic | movielens | ml-100k | csv")
+    ] = "synthetic",
+    path: Annotated[
+        Path | None, typer.Option(help="Directory (movielens, ml-100k) or CSV file")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic generator")] = 42,
+) -> None:
+    """Validate a whole dataset, then bulk-load it (replacing users, items, interactions)."""
+    ctx = Context()
+    if dataset == "movielens" and path is None:
+        path = ctx.settings.dataset_path
+    with _step(f"load {dataset}"):
+        counts = _load(ctx, dataset, path, seed)
+    console.print(counts)
+
+
+# -- features ---------------------------------------------------------------------------------
+@features_app.command("build")
+def features_build(
+    as_of: Annotated[datetime | None, typer.Option(help="Snapshot time (default: now)")] = None,
+) -> None:
+    """Compute point-in-time user and item feature tables into Postgres."""
+    from recsys.features.build import build_feature_tables
+
+    ctx = Context()
+    with _step("build feature tables"):
+        counts = build_feature_tables(ctx.engine, as_of)
+    console.print(counts)
+
+
+@features_app.command("apply")
+def features_apply() -> None:
+    """`feast apply` on feature_repo/ against the configured or embedded servers."""
+    from recsys.features.feast_ops import apply_definitions
+
+    ctx = Context()
+    with _step("feast apply"):
+        log = apply_definitions(ctx.settings, ctx.endpoints)
+    console.print(log.strip())
+
+
+@features_app.command("materialize")
+def features_materialize(
+    end: Annotated[datetime | None, typer.Option(help="Materialize up to (default: now)")] = None,
+) -> None:
+    """`feast materialize-incremental`: load the newest feature values into Redis."""
+    from recsys.features.feast_ops import materialize
+
+    ctx = Context()
+    with _step("feast materialize-incremental"):
+        until = materialize(ctx.settings, ctx.endpoints, end)
+    console.print(f"online store holds features up to {until.isoformat()}")
+
+
+@features_app.command("env")
+def features_env() -> None:
+    """Print `export` lines for feature_repo/feature_store.yaml: eval "$(recsys features env)"."""
+    import shlex
+
+    from recsys.infra.feast_store import feast_environment
+
+    ctx = Context()
+    for key, value in feast_environment(ctx.settings, ctx.endpoints).items():
+        typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+# -- training and registry ----------------------------------------------------------------------
+def _parse_params(params: list[str]) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise _fail(f"--param {item!r}: expected KEY=VALUE")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    return parsed
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Option(help="Ranker name, e.g. popularity or als")],
+    param: Annotated[
+        list[str] | None, typer.Option(help="Hyperparameter KEY=VALUE, repeatable")
+    ] = None,
+    activate: Annotated[bool, typer.Option(help="Make the new version the served one")] = True,
+) -> None:
+    """Fit a ranker on the app database, save the artifact and register a version."""
+    from pydantic import ValidationError
+
+    from recsys.training.train import train_model
+
+    ctx = Context()
+    try:
+        with _step(f"train {model}"):
+            row = train_model(
+                ctx.settings,
+                ctx.engine,
+                ctx.store,
+                model,
+                _parse_params(param or []),
+                activate=activate,
+            )
+    except (ValueError, ValidationError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(
+        f"model version {row.version} ({row.algorithm})"
+        f"{' [active]' if row.is_active else ''}: {row.metrics}"
+    )
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Registered model versions, newest first."""
+    from recsys.training.registry import list_models
+
+    table = Table(
+        "version", "algorithm", "active", "trained", "interactions", "fit s", "feature service"
+    )
+    for row in list_models(Context().engine):
+        table.add_row(
+            str(row.version), row.algorithm, "✓" if row.is_active else "",
+            f"{row.created_at:%Y-%m-%d %H:%M}",
+            str(row.n_interactions), str(row.metrics.get("fit_seconds", "")), row.feature_service,
+        )  # fmt: skip
+    console.print(table)
+
+
+@models_app.command("activate")
+def models_activate(version: int) -> None:
+    """Serve this version (the API switches within seconds, without a restart)."""
+    from recsys.training.registry import ArtifactError, activate
+
+    try:
+        row = activate(Context().engine, version)
+    except (LookupError, ArtifactError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"model version {row.version} ({row.algorithm}) is active")
+
+
+# -- serving -------------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host or settings.api_host,
+        port=port or settings.api_port, workers=workers, log_level="info",
+    )  # fmt: skip
+
+
+# -- monitoring ------------------------------------------------------------------------------------
+@monitor_app.command("drift")
+def monitor_drift(
+    since: Annotated[datetime, typer.Option(help="Start of the served period (UTC)")],
+    until: Annotated[datetime, typer.Option(help="End of the served period (UTC)")],
+) -> None:
+    """Evidently drift report of served features and scores against the training reference."""
+    from monitoring.drift import NoServedDataError, build_drift_report
+
+    ctx = Context()
+    try:
+        with _step("drift report"):
+            summary = build_drift_report(ctx.settings, ctx.engine, since, until)
+    except NoServedDataError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(
+        f"report {summary.id}: {summary.drifted_columns}/{summary.total_columns} columns drifted "
+        f"(share {summary.drift_share:.2f}, dataset drift: {summary.dataset_drift})\n"
+        f"HTML: {summary.html_path}\nJSON: {summary.json_path}"
+    )
+
+
+# -- the main job ---------------------------------------------------------------------------
+@app.command()
+def demo(
+    dataset: Annotated[
+        str, typer.Option(help="synthetic | movielens | ml-100k | csv")
+    ] = "synthetic",
+    path: Annotated[Path | None, typer.Option(help="Dataset directory or file")] = None,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the API at the end")
+    ] = True,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Everything on the embedded default: servers, schema, data, features, Feast, models, API."""
+    from recsys.data.queries import read_interactions
+    from recsys.db.migrate import upgrade
+    from recsys.features.build import build_feature_tables
+    from recsys.features.feast_ops import apply_definitions, materialize
+    from recsys.training.train import train_model
+
+    ctx = Context()
+    if dataset == "movielens" and path is None:
+        path = ctx.settings.dataset_path
+    timings: list[tuple[str, float]] = []
+    mode = "embedded" if ctx.settings.uses_embedded_servers else "configured"
+    with _step(f"start servers ({mode})", timings):
+        ctx.endpoints  # noqa: B018 - resolving starts embedded servers
+    with _step("migrate the app database", timings):
+        upgrade(ctx.engine)
+    with _step(f"load dataset {dataset}", timings):
+        counts = _load(ctx, dataset, path, seed=42)
+    console.print(f"  [dim]{counts}[/]")
+    with _step("build point-in-time feature tables", timings):
+        build_feature_tables(ctx.engine)
+    with _step("feast apply", timings):
+        apply_definitions(ctx.settings, ctx.endpoints)
+    with _step("feast materialize-incremental → Redis", timings):
+        materialize(ctx.settings, ctx.endpoints)
+    for name in ("popularity", "als"):
+        with _step(f"train {name}", timings):
+            row = train_model(ctx.settings, ctx.engine, ctx.store, name)
+    console.print(f"  [dim]active model: version {row.version} ({row.algorithm})[/]")
+
+    table = Table("step", "seconds", title="recsys demo: set-up")
+    for name, seconds in timings:
+        table.add_row(name, f"{seconds:.1f}")
+    table.add_row("[bold]total", f"[bold]{sum(s for _, s in timings):.1f}")
+    console.print(table)
+
+    user = read_interactions(ctx.engine).iloc[0]["user_id"]
+    host, api_port = ctx.settings.api_host, port or ctx.settings.api_port
+    console.print(
+        f"\nTry it:\n  curl 'http://{host}:{api_port}/v1/users/{user}/recommendations?k=5'\n"
+        f"  curl 'http://{host}:{api_port}/v1/users/somebody-new/recommendations?k=5'  # fallback\n"
+        f"  curl http://{host}:{api_port}/readyz\n"
+        "Stop the servers afterwards with: recsys services stop",
+        soft_wrap=True,
+    )
+    if serve_api:
+        import uvicorn
+
+        from api.app import create_app
+
+        uvicorn.run(create_app(ctx.settings), host=host, port=api_port, log_level="info")

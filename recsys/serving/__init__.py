@@ -1,0 +1,1 @@
+"""The serving core used by the API: candidates → online features → score → top-k → log."""
