@@ -1,0 +1,41 @@
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from recsys.data.loader import load_dataset
+from recsys.data.readers import read_dataset
+from recsys.data.schema import Dataset
+from recsys.data.synthetic import SyntheticConfig, generate_synthetic
+
+pytestmark = pytest.mark.integration
+
+
+def _counts(engine) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return tuple(  # type: ignore[return-value]
+            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("users", "items", "interactions")
+        )
+
+
+def test_load_round_trips_movielens(engine, settings) -> None:  # type: ignore[no-untyped-def]
+    data = read_dataset("movielens", settings.dataset_path)
+    assert load_dataset(engine, data) == {"users": 610, "items": 9742, "interactions": 100836}
+    assert _counts(engine) == (610, 9742, 100836)
+    with engine.connect() as conn:
+        genres = conn.execute(text("SELECT genres FROM items WHERE item_id = '1'")).scalar_one()
+        assert genres == ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
+
+
+def test_failed_load_changes_nothing(engine) -> None:  # type: ignore[no-untyped-def]
+    good = generate_synthetic(SyntheticConfig(n_users=50, n_items=40))
+    load_dataset(engine, good)
+    before = _counts(engine)
+    # An interaction whose item is missing from the catalogue breaks a foreign key mid-COPY.
+    broken = pd.concat(
+        [good.interactions, good.interactions.iloc[:1].assign(item_id="no-such-item")],
+        ignore_index=True,
+    )
+    with pytest.raises(Exception, match="foreign key"):
+        load_dataset(engine, Dataset("broken", good.users, good.items, broken))
+    assert _counts(engine) == before

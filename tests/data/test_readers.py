@@ -1,0 +1,113 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recsys.data import DataFormatError
+from recsys.data.generic_csv import read_interactions_csv
+from recsys.data.movielens import read_ml_100k, read_ml_latest_small
+from recsys.data.synthetic import SyntheticConfig, generate_synthetic
+from tests.conftest import ML_LATEST_SMALL
+
+
+def test_ml_latest_small_reads_every_rating_and_genre() -> None:
+    data = read_ml_latest_small(ML_LATEST_SMALL)
+    assert data.summary()["users"] == 610
+    assert len(data.items) == 9742
+    assert len(data.interactions) == 100836
+    toy_story = data.items.set_index("item_id").loc["1"]
+    assert toy_story["genres"] == ["Adventure", "Animation", "Children", "Comedy", "Fantasy"]
+    assert toy_story["attributes"]["year"] == 1995
+    first = data.interactions.iloc[0]
+    assert (first["user_id"], first["item_id"], first["rating"]) == ("1", "1", 4.0)
+    assert first["occurred_at"] == pd.Timestamp(964982703, unit="s", tz="UTC")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_ml_latest_small_bad_rating_names_file_and_line(tmp_path: Path) -> None:
+    _write(tmp_path / "movies.csv", "movieId,title,genres\n1,A (1999),Drama\n2,B,Comedy\n")
+    _write(
+        tmp_path / "ratings.csv",
+        "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,2,four,964982704\n",
+    )
+    with pytest.raises(DataFormatError) as err:
+        read_ml_latest_small(tmp_path)
+    assert err.value.line == 3
+    assert "ratings.csv" in str(err.value) and "'four'" in str(err.value)
+
+
+def test_unknown_movie_is_an_error(tmp_path: Path) -> None:
+    _write(tmp_path / "movies.csv", "movieId,title,genres\n1,A (1999),Drama\n")
+    _write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4,1\n1,7,3,2\n")
+    with pytest.raises(DataFormatError, match=r"line 3: movieId '7' is not in movies.csv"):
+        read_ml_latest_small(tmp_path)
+
+
+def _ml100k(tmp_path: Path, data: str) -> Path:
+    flags = "|".join(["0"] * 19)
+    drama = "|".join("1" if g == 8 else "0" for g in range(19))
+    _write(tmp_path / "u.data", data)
+    (tmp_path / "u.item").write_bytes(
+        f"1|Toy Story (1995)|01-Jan-1995||http://x|{flags}\n"
+        f"2|Caf\xe9 (1996)|01-Jan-1996||http://y|{drama}\n".encode("latin-1")
+    )
+    _write(tmp_path / "u.user", "1|24|M|technician|85711\n2|53|F|other|94043\n")
+    return tmp_path
+
+
+def test_ml_100k_layout(tmp_path: Path) -> None:
+    data = read_ml_100k(_ml100k(tmp_path, "1\t1\t5\t874965758\n2\t2\t3\t876893171\n"))
+    assert len(data.interactions) == 2
+    items = data.items.set_index("item_id")
+    assert items.loc["2", "title"] == "Café (1996)"
+    assert items.loc["2", "genres"] == ["Drama"]
+    assert data.users.set_index("user_id").loc["2", "attributes"]["age"] == 53
+
+
+def test_ml_100k_wrong_field_count_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(DataFormatError, match="u.data"):
+        read_ml_100k(_ml100k(tmp_path, "1\t1\t5\t874965758\n2\t2\t3\n"))
+
+
+def test_generic_csv_with_iso_timestamps_and_implicit_rows(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "events.csv",
+        "user,item,rating,timestamp\nu1,i1,5,2024-01-02T03:04:05Z\nu2,i1,,1700000000\n",
+    )
+    data = read_interactions_csv(path)
+    assert list(data.interactions["user_id"]) == ["u1", "u2"]
+    assert data.interactions["rating"].isna().tolist() == [False, True]
+    assert data.interactions["occurred_at"].iloc[0] == pd.Timestamp("2024-01-02T03:04:05Z")
+    assert sorted(data.items["item_id"]) == ["i1"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("user,item,timestamp\nu1,i1,yesterday\n", "line 2: timestamp is not a timestamp"),
+        ("user,item,timestamp\nu1,,1700000000\n", "line 2: empty item"),
+        ("user,timestamp\nu1,1700000000\n", "line 1: no item column"),
+        ("user,item,timestamp\nu1,i1,1700000000\nu1,i2,1,extra\n", "cannot parse"),
+    ],
+)
+def test_generic_csv_errors(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(DataFormatError, match=message):
+        read_interactions_csv(_write(tmp_path / "bad.csv", body))
+
+
+def test_synthetic_is_seeded_and_power_law() -> None:
+    small = SyntheticConfig(n_users=200, n_items=150)
+    a = generate_synthetic(small)
+    b = generate_synthetic(small)
+    c = generate_synthetic(small.model_copy(update={"seed": 7}))
+    pd.testing.assert_frame_equal(a.interactions, b.interactions)
+    assert not a.interactions.equals(c.interactions)
+    counts = a.interactions["item_id"].value_counts()
+    # A long tail: the top 10% of items take a far bigger share than a uniform catalogue would.
+    assert counts.iloc[: len(counts) // 10].sum() / counts.sum() > 0.25
+    assert a.items["genres"].map(len).between(1, 3).all()
+    assert not a.interactions.duplicated(["user_id", "item_id"]).any()

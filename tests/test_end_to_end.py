@@ -1,0 +1,82 @@
+"""The whole product on real stores: load → features → apply → materialize → train → HTTP →
+serve log → drift report."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.app import create_app
+from monitoring.drift import build_drift_report
+from recsys.data.loader import load_dataset
+from recsys.data.readers import read_dataset
+from recsys.features.build import build_feature_tables
+from recsys.features.feast_ops import apply_definitions, materialize
+from recsys.training.registry import list_models
+from recsys.training.train import train_model
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_drift(
+    settings, engine, feature_store, test_endpoints  # type: ignore[no-untyped-def]
+) -> None:
+    data = read_dataset("synthetic")
+    load_dataset(engine, data)
+    build_feature_tables(engine)
+    apply_definitions(settings, test_endpoints)
+    materialize(settings, test_endpoints)
+    popularity = train_model(settings, engine, feature_store, "popularity")
+    als = train_model(settings, engine, feature_store, "als")
+    assert [m.version for m in list_models(engine) if m.is_active] == [als.version]
+    assert popularity.version < als.version and Path(als.reference_path).is_file()
+
+    user = data.interactions["user_id"].iloc[0]
+    history = set(data.interactions.loc[data.interactions.user_id == user, "item_id"])
+    started = datetime.now(UTC)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json()["status"] == "ready"
+        body = client.get(f"/v1/users/{user}/recommendations", params={"k": 7}).json()
+        assert body["model_version"] == als.version and body["algorithm"] == "als"
+        assert body["fallback"] is False
+        items = [i["item_id"] for i in body["items"]]
+        assert len(items) == 7 and not set(items) & history
+        scores = [i["score"] for i in body["items"]]
+        assert scores == sorted(scores, reverse=True)
+
+        cold = client.get("/v1/users/somebody-new/recommendations?k=3").json()
+        assert cold["fallback"] is True and len(cold["items"]) == 3
+        top = data.interactions["item_id"].value_counts().index[:3].tolist()
+        assert [i["item_id"] for i in cold["items"]] == top
+
+        bad = client.get(f"/v1/users/{user}/recommendations?k=1000")
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "k"]
+
+        for other in data.interactions["user_id"].unique()[:40]:
+            assert client.get(f"/v1/users/{other}/recommendations?k=10").status_code == 200
+
+    with engine.connect() as conn:
+        logged = conn.execute(
+            text("SELECT items, features FROM served_requests WHERE request_id = :r"),
+            {"r": body["request_id"]},
+        ).one()
+        total = conn.execute(text("SELECT count(*) FROM served_requests")).scalar_one()
+    assert logged.items == items and total == 42
+    # The logged features are the online store's values for exactly those items.
+    online = feature_store.get_online_features(
+        features=["item_stats:interaction_count"],
+        entity_rows=[{"item_id": i} for i in items],
+    ).to_dict()["interaction_count"]
+    assert [f["item_stats__interaction_count"] for f in logged.features["items"]] == online
+    assert logged.features["user"]["user_stats__interaction_count"] == len(history)
+
+    summary = build_drift_report(
+        settings, engine, started - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1)
+    )
+    assert summary.model_version == als.version and summary.current_rows == 400
+    assert summary.html_path.stat().st_size > 10_000 and summary.json_path.is_file()
+    assert summary.total_columns >= 8
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM drift_reports")).scalar_one() == 1
