@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recsys.config import Settings
@@ -38,6 +39,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(monitor_app, name="monitor")
 
 console = Console()
+# Errors go to stderr unwrapped, so a file path and line number stay on one line.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class Context:
@@ -75,7 +78,7 @@ class Context:
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=1)
 
 

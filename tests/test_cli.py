@@ -1,0 +1,79 @@
+"""The `recsys` command line against real stores."""
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from recsys.cli import app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cli_env(settings, engine, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    env = {
+        "RECSYS_DATABASE_URL": settings.database_url,
+        "RECSYS_REDIS_URL": settings.redis_url,
+        "RECSYS_FEAST_PROJECT": settings.feast_project,
+        "RECSYS_DATA_DIR": str(settings.data_dir),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def _interactions(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM interactions")).scalar_one()
+
+
+def test_malformed_file_stops_with_file_and_line_and_writes_nothing(
+    cli_env, engine, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["data", "load", "--dataset", "synthetic"]).exit_code == 0
+    before = _interactions(engine)
+    bad = tmp_path / "events.csv"
+    bad.write_text("user,item,rating,timestamp\nu1,i1,4,1700000000\nu2,i2,4,not-a-time\n")
+    result = runner.invoke(app, ["data", "load", "--dataset", "csv", "--path", str(bad)])
+    assert result.exit_code == 1
+    assert "events.csv, line 3" in result.output and "not a timestamp" in " ".join(result.output.split())
+    assert _interactions(engine) == before
+
+
+def test_unknown_ranker_is_a_clear_error(cli_env) -> None:  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(app, ["train", "--model", "nope"])
+    assert result.exit_code == 1 and "unknown ranker 'nope'" in result.output
+
+
+def test_a_data_engineer_runs_feast_directly(settings, cli_env, engine) -> None:  # type: ignore[no-untyped-def]
+    """`eval "$(recsys features env)" && cd feature_repo && feast apply` works as documented."""
+    import subprocess
+    import sys
+
+    exports = CliRunner().invoke(app, ["features", "env"])
+    assert exports.exit_code == 0
+    env = dict(os.environ)
+    for line in exports.output.strip().splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value.strip("'")
+    env["RECSYS_FEAST_PROJECT"] = settings.feast_project + "_cli"
+    feast = str(Path(sys.executable).with_name("feast"))
+    repo = settings.feature_repo
+
+    applied = subprocess.run([feast, "apply"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert applied.returncode == 0, applied.stderr
+    services = subprocess.run(
+        [feast, "feature-services", "list"], cwd=repo, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert "als_v1" in services.stdout and "popularity_v1" in services.stdout
+    materialized = subprocess.run(
+        [feast, "materialize-incremental", "2030-01-01T00:00:00"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert materialized.returncode == 0, materialized.stderr
+    teardown = subprocess.run([feast, "teardown"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert teardown.returncode == 0, teardown.stderr
