@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,27 +18,14 @@ class NoServedDataError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
-class DriftSummary:
-    id: int
-    model_version: int
-    current_rows: int
-    reference_rows: int
-    drifted_columns: int
-    total_columns: int
-    drift_share: float
-    dataset_drift: bool
-    html_path: Path
-    json_path: Path
-
-
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def build_drift_report(
     settings: Settings, engine: Engine, since: datetime, until: datetime
-) -> DriftSummary:
+) -> DriftReport:
+    """Build the report, store HTML + JSON under the reports directory, record a summary row."""
     from monitoring.evidently_report import run_drift_report
 
     since, until = _utc(since), _utc(until)
@@ -81,15 +67,4 @@ def build_drift_report(
     )
     with Session(engine, expire_on_commit=False) as session, session.begin():
         session.add(row)
-    return DriftSummary(
-        id=row.id,
-        model_version=version,
-        current_rows=len(current),
-        reference_rows=len(reference),
-        drifted_columns=result.drifted_columns,
-        total_columns=result.total_columns,
-        drift_share=result.drift_share,
-        dataset_drift=result.dataset_drift,
-        html_path=result.html_path,
-        json_path=result.json_path,
-    )
+    return row

@@ -35,7 +35,9 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     report = outcome.get_result()
     if os.environ.get("RECSYS_TESTS_FORBID_SKIPS") == "1" and report.skipped:
         report.outcome = "failed"
-        report.longrepr = f"skipped, but RECSYS_TESTS_FORBID_SKIPS=1 forbids skips: {report.longrepr}"
+        report.longrepr = (
+            f"skipped, but RECSYS_TESTS_FORBID_SKIPS=1 forbids skips: {report.longrepr}"
+        )
 
 
 def _admin_conninfo(endpoints: Endpoints) -> dict[str, object]:

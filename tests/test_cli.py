@@ -31,7 +31,9 @@ def _interactions(engine) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_malformed_file_stops_with_file_and_line_and_writes_nothing(
-    cli_env, engine, tmp_path: Path  # type: ignore[no-untyped-def]
+    cli_env,
+    engine,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["data", "load", "--dataset", "synthetic"]).exit_code == 0
@@ -40,7 +42,9 @@ def test_malformed_file_stops_with_file_and_line_and_writes_nothing(
     bad.write_text("user,item,rating,timestamp\nu1,i1,4,1700000000\nu2,i2,4,not-a-time\n")
     result = runner.invoke(app, ["data", "load", "--dataset", "csv", "--path", str(bad)])
     assert result.exit_code == 1
-    assert "events.csv, line 3" in result.output and "not a timestamp" in " ".join(result.output.split())
+    assert "events.csv, line 3" in result.output and "not a timestamp" in " ".join(
+        result.output.split()
+    )
     assert _interactions(engine) == before
 
 
@@ -64,10 +68,17 @@ def test_a_data_engineer_runs_feast_directly(settings, cli_env, engine) -> None:
     feast = str(Path(sys.executable).with_name("feast"))
     repo = settings.feature_repo
 
-    applied = subprocess.run([feast, "apply"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    applied = subprocess.run(
+        [feast, "apply"], cwd=repo, env=env, capture_output=True, text=True, timeout=300
+    )
     assert applied.returncode == 0, applied.stderr
     services = subprocess.run(
-        [feast, "feature-services", "list"], cwd=repo, env=env, capture_output=True, text=True, timeout=300
+        [feast, "feature-services", "list"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert "als_v1" in services.stdout and "popularity_v1" in services.stdout
     materialized = subprocess.run(
@@ -75,5 +86,7 @@ def test_a_data_engineer_runs_feast_directly(settings, cli_env, engine) -> None:
         cwd=repo, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert materialized.returncode == 0, materialized.stderr
-    teardown = subprocess.run([feast, "teardown"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    teardown = subprocess.run(
+        [feast, "teardown"], cwd=repo, env=env, capture_output=True, text=True, timeout=300
+    )
     assert teardown.returncode == 0, teardown.stderr

@@ -21,7 +21,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_drift(
-    settings, engine, feature_store, test_endpoints  # type: ignore[no-untyped-def]
+    settings,
+    engine,
+    feature_store,
+    test_endpoints,  # type: ignore[no-untyped-def]
 ) -> None:
     data = read_dataset("synthetic")
     load_dataset(engine, data)
@@ -76,7 +79,7 @@ def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_d
         settings, engine, started - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1)
     )
     assert summary.model_version == als.version and summary.current_rows == 400
-    assert summary.html_path.stat().st_size > 10_000 and summary.json_path.is_file()
+    assert Path(summary.html_path).stat().st_size > 10_000 and Path(summary.json_path).is_file()
     assert summary.total_columns >= 8
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM drift_reports")).scalar_one() == 1

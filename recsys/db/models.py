@@ -69,32 +69,31 @@ class Interaction(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class UserFeatures(Base):
+class _ActivitySnapshot:
+    """Columns shared by both offline feature tables (see recsys.features.snapshots)."""
+
+    event_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    interaction_count: Mapped[int] = mapped_column(BigInteger)
+    mean_rating: Mapped[float | None] = mapped_column(Double)
+    last_interaction_ts: Mapped[int | None] = mapped_column(BigInteger)
+    days_since_last_interaction: Mapped[float | None] = mapped_column(Double)
+
+
+class UserFeatures(_ActivitySnapshot, Base):
     """Offline feature table read by Feast (PostgreSQLSource): one row per user per snapshot."""
 
     __tablename__ = "user_features"
 
-    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    event_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    interaction_count: Mapped[int] = mapped_column(BigInteger)
-    mean_rating: Mapped[float | None] = mapped_column(Double)
-    last_interaction_ts: Mapped[int | None] = mapped_column(BigInteger)
-    days_since_last_interaction: Mapped[float | None] = mapped_column(Double)
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True, sort_order=-1)
 
 
-class ItemFeatures(Base):
+class ItemFeatures(_ActivitySnapshot, Base):
     """Offline feature table read by Feast (PostgreSQLSource): one row per item per snapshot."""
 
     __tablename__ = "item_features"
 
-    item_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    event_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    interaction_count: Mapped[int] = mapped_column(BigInteger)
-    mean_rating: Mapped[float | None] = mapped_column(Double)
-    last_interaction_ts: Mapped[int | None] = mapped_column(BigInteger)
-    days_since_last_interaction: Mapped[float | None] = mapped_column(Double)
+    item_id: Mapped[str] = mapped_column(Text, primary_key=True, sort_order=-1)
     genres: Mapped[str] = mapped_column(Text)
 
 

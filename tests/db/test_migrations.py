@@ -11,7 +11,14 @@ pytestmark = pytest.mark.integration
 def test_upgrade_head_creates_the_schema_the_models_describe(engine) -> None:  # type: ignore[no-untyped-def]
     assert current_revision(engine) == "0001"
     tables = set(inspect(engine).get_table_names())
-    assert {"users", "items", "interactions", "models", "served_requests", "drift_reports"} <= tables
+    assert {
+        "users",
+        "items",
+        "interactions",
+        "models",
+        "served_requests",
+        "drift_reports",
+    } <= tables
     assert "feast_registry" in inspect(engine).get_schema_names()
     config = alembic_config()
     with engine.connect() as conn:

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_historical_features_only_count_interactions_from_days_already_over(
-    engine, feature_store  # type: ignore[no-untyped-def]
+    engine,
+    feature_store,  # type: ignore[no-untyped-def]
 ) -> None:
     data = generate_synthetic(SyntheticConfig(n_users=60, n_items=50, days=30, seed=3))
     load_dataset(engine, data)

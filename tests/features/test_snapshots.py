@@ -28,7 +28,10 @@ def test_user_rows_hold_cumulative_values_as_of_the_end_of_each_active_day() -> 
     day3 = u.loc[pd.Timestamp("2024-01-04", tz="UTC")]
     assert day3.interaction_count == 3 and day3.mean_rating == 3.0  # the unrated one counts once
     latest = u.loc[pd.Timestamp(as_of)]
-    assert latest.days_since_last_interaction == (as_of - datetime(2024, 1, 3, 9, tzinfo=UTC)).total_seconds() / 86400
+    assert (
+        latest.days_since_last_interaction
+        == (as_of - datetime(2024, 1, 3, 9, tzinfo=UTC)).total_seconds() / 86400
+    )
     # A user with no interactions still gets a row at as_of, with count 0.
     w = rows[rows.user_id == "w"]
     assert len(w) == 1 and w.iloc[0].interaction_count == 0 and pd.isna(w.iloc[0].mean_rating)

@@ -18,7 +18,10 @@ def test_embedded_servers_start_are_reused_and_stop(tmp_path: Path) -> None:
         with psycopg.connect(
             host=endpoints.pg_host, port=endpoints.pg_port, user="postgres", dbname="recsys"
         ) as conn:
-            assert conn.execute("SELECT current_setting('server_version_num')::int").fetchone()[0] >= 180000
+            assert (
+                conn.execute("SELECT current_setting('server_version_num')::int").fetchone()[0]
+                >= 180000
+            )
         client = redis.Redis(host=endpoints.redis_host, port=endpoints.redis_port)
         client.set("k", "v")
         assert client.get("k") == b"v"

@@ -12,7 +12,9 @@ def test_tcp_urls() -> None:
 
 
 def test_unix_socket_url_of_the_embedded_server() -> None:
-    ep = Endpoints("postgresql+psycopg://postgres@/recsys?host=/tmp/pg&port=5432", "redis://127.0.0.1:7000/0")
+    ep = Endpoints(
+        "postgresql+psycopg://postgres@/recsys?host=/tmp/pg&port=5432", "redis://127.0.0.1:7000/0"
+    )
     assert (ep.pg_host, ep.pg_port, ep.pg_database) == ("/tmp/pg", 5432, "recsys")
     moved = ep.with_database("other")
     assert moved.pg_database == "other" and moved.pg_host == "/tmp/pg"

@@ -1,8 +1,8 @@
 """The contract every ranker inherits by naming a factory (implicit's / LensKit's pattern).
 
-    class TestMyRanker(RankerContract):
-        def make_ranker(self) -> Ranker:
-            return MyRanker()
+class TestMyRanker(RankerContract):
+    def make_ranker(self) -> Ranker:
+        return MyRanker()
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class RankerContract:
         ranker = self.make_ranker()
         assert ranker.fit(data) is ranker
 
-    def test_scores_follow_the_candidate_order_and_nan_for_unknown_items(self, fitted: Ranker) -> None:
+    def test_scores_follow_the_candidate_order_and_nan_for_unknown_items(
+        self, fitted: Ranker
+    ) -> None:
         scores = fitted.score("u0", ["i2", "no-such-item", "i1"])
         assert scores.shape == (3,)
         assert np.isnan(scores[1]) and np.isfinite(scores[[0, 2]]).all()
