@@ -22,6 +22,11 @@ from recsys.infra.feast_store import build_feature_store, feast_environment
 def _in_repo(repo: Path):  # type: ignore[no-untyped-def]
     # Feast's apply chdirs into the repo and imports its modules by bare name.
     cwd = os.getcwd()
+    # Feast mutates the definition objects it applies (e.g. their version numbers); importing the
+    # modules afresh makes a second apply in the same process behave like `feast apply` does.
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(repo)):
+            del sys.modules[name]
     if str(repo) not in sys.path:
         sys.path.append(str(repo))
     try:
