@@ -78,7 +78,7 @@ def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_d
     summary = build_drift_report(
         settings, engine, started - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1)
     )
-    assert summary.model_version == als.version and summary.current_rows == 400
+    assert summary.model_version == als.version and summary.current_rows == 7 + 40 * 10
     assert Path(summary.html_path).stat().st_size > 10_000 and Path(summary.json_path).is_file()
     assert summary.total_columns >= 8
     with engine.connect() as conn:
