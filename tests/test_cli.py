@@ -95,3 +95,10 @@ def test_a_data_engineer_runs_feast_directly(settings, cli_env, engine) -> None:
     keys = [k for k in client.scan_iter(count=1000) if k.endswith(suffix)]
     assert keys, "materialize-incremental wrote nothing to Redis"
     client.delete(*keys)
+
+
+def test_drift_report_over_an_empty_period_is_a_clear_error(cli_env) -> None:  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(
+        app, ["monitor", "drift", "--since", "2000-01-01", "--until", "2000-01-02"]
+    )
+    assert result.exit_code == 1 and "nothing was served between" in result.output
