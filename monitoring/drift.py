@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -16,6 +17,15 @@ from recsys.db.models import DriftReport, Model
 
 class NoServedDataError(RuntimeError):
     pass
+
+
+def _one_value_per_user(frame: pd.DataFrame) -> pd.DataFrame:
+    """A user's features repeat on each of their k served rows; keep them on the rank-1 row only,
+    so user features are compared per request (their sampling unit), not k times over."""
+    frame = frame.copy()
+    user_columns = [c for c in frame.columns if c.startswith("user_stats__")]
+    frame.loc[frame["rank"] != 1, user_columns] = np.nan
+    return frame
 
 
 def _utc(value: datetime) -> datetime:
@@ -50,7 +60,10 @@ def build_drift_report(
     current = current[columns].reset_index(drop=True)
 
     name = f"drift-{since:%Y%m%dT%H%M%S}-{until:%Y%m%dT%H%M%S}-v{version}"
-    result = run_drift_report(current, reference[columns], settings.reports_dir, name)
+    result = run_drift_report(
+        _one_value_per_user(current), _one_value_per_user(reference[columns]),
+        settings.reports_dir, name,
+    )  # fmt: skip
     row = DriftReport(
         period_start=since,
         period_end=until,

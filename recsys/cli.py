@@ -333,8 +333,18 @@ def monitor_drift(
     console.print(
         f"report {summary.id}: {summary.drifted_columns}/{summary.total_columns} columns drifted "
         f"(share {summary.drift_share:.2f}, dataset drift: {summary.dataset_drift})\n"
-        f"HTML: {summary.html_path}\nJSON: {summary.json_path}"
+        f"HTML: {summary.html_path}\nJSON: {summary.json_path}",
+        soft_wrap=True,
     )
+    requests = summary.current_rows // max(1, ctx.settings.default_k)
+    if requests < SMALL_SAMPLE_REQUESTS:
+        console.print(
+            f"[yellow]note:[/] about {requests} requests in the period; drift distances on samples "
+            f"under ~{SMALL_SAMPLE_REQUESTS} requests are noisy (expect false alarms)."
+        )
+
+
+SMALL_SAMPLE_REQUESTS = 500
 
 
 # -- the main job ---------------------------------------------------------------------------
