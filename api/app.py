@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             host=endpoints.redis_host, port=endpoints.redis_port, db=endpoints.redis_db,
             socket_timeout=1.0, socket_connect_timeout=1.0,
         )  # fmt: skip
-        models = ActiveModelHolder(engine)
+        models = ActiveModelHolder(engine, cfg.model_refresh_seconds)
         app.state.service = RecommendationService(engine, store, models, cfg.candidate_pool)
         models.get()  # load the active model before the first request
         try:

@@ -298,6 +298,18 @@ def models_activate(version: int) -> None:
     console.print(f"model version {row.version} ({row.algorithm}) is active")
 
 
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Serve the version that was active before the current one."""
+    from recsys.training.registry import ArtifactError, rollback
+
+    try:
+        row = rollback(Context().engine)
+    except (LookupError, ArtifactError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"rolled back: model version {row.version} ({row.algorithm}) is active")
+
+
 # -- serving -------------------------------------------------------------------------------------
 @app.command()
 def serve(

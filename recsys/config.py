@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     candidate_pool: int = Field(
         default=200, description="Candidates the generator proposes before features and scoring"
     )
+    model_refresh_seconds: float = Field(
+        default=5.0, ge=0, description="How often the API checks the registry for a new active model"
+    )
     reference_users: int = Field(
         default=300, description="Users sampled for a model's drift reference at training time"
     )

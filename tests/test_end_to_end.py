@@ -14,18 +14,15 @@ from recsys.data.loader import load_dataset
 from recsys.data.readers import read_dataset
 from recsys.features.build import build_feature_tables
 from recsys.features.feast_ops import apply_definitions, materialize
-from recsys.training.registry import list_models
+from recsys.training.registry import ArtifactError, activate, list_models, rollback
 from recsys.training.train import train_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_drift(
-    settings,
-    engine,
-    feature_store,
-    test_endpoints,  # type: ignore[no-untyped-def]
-) -> None:
+@pytest.fixture(scope="module")
+def pipeline(settings, engine, feature_store, test_endpoints):  # type: ignore[no-untyped-def]
+    """Load → features → apply → materialize → train popularity, then ALS (active)."""
     data = read_dataset("synthetic")
     load_dataset(engine, data)
     build_feature_tables(engine)
@@ -35,7 +32,16 @@ def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_d
     als = train_model(settings, engine, feature_store, "als")
     assert [m.version for m in list_models(engine) if m.is_active] == [als.version]
     assert popularity.version < als.version and Path(als.reference_path).is_file()
+    return data, popularity, als
 
+
+def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_drift(
+    pipeline,
+    settings,
+    engine,
+    feature_store,  # type: ignore[no-untyped-def]
+) -> None:
+    data, _, als = pipeline
     user = data.interactions["user_id"].iloc[0]
     history = set(data.interactions.loc[data.interactions.user_id == user, "item_id"])
     started = datetime.now(UTC)
@@ -83,3 +89,21 @@ def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_d
     assert summary.total_columns >= 8
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM drift_reports")).scalar_one() == 1
+
+
+def test_the_api_switches_models_without_a_restart(pipeline, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    data, popularity, als = pipeline
+    user = data.interactions["user_id"].iloc[0]
+    url = f"/v1/users/{user}/recommendations?k=5"
+    app_settings = settings.model_copy(update={"model_refresh_seconds": 0})
+    with TestClient(create_app(app_settings)) as client:
+        assert client.get(url).json()["model_version"] == als.version
+        rolled_back = rollback(engine)
+        assert rolled_back.version == popularity.version
+        body = client.get(url).json()
+        assert (body["model_version"], body["algorithm"]) == (popularity.version, "popularity")
+        # A corrupt artifact is refused: the API keeps serving what it has.
+        (Path(als.artifact_path) / "ranker.json").write_text("{}")
+        with pytest.raises(ArtifactError):
+            activate(engine, als.version)
+        assert client.get(url).json()["model_version"] == popularity.version

@@ -117,6 +117,7 @@ class Model(Base):
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     reference_path: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select, update
@@ -39,11 +40,13 @@ def register_model(engine: Engine, row: Model, *, activate: bool = True) -> Mode
             session.execute(update(Model).where(Model.is_active).values(is_active=False))
             session.flush()
         row.is_active = activate
+        row.activated_at = datetime.now(UTC) if activate else None
         session.add(row)
     return row
 
 
 def activate(engine: Engine, version: int) -> Model:
+    """Make ``version`` the served one; refused (nothing changes) if its artifact is not intact."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         row = session.get(Model, version)
         if row is None:
@@ -52,7 +55,26 @@ def activate(engine: Engine, version: int) -> Model:
         session.execute(update(Model).where(Model.is_active).values(is_active=False))
         session.flush()
         row.is_active = True
+        row.activated_at = datetime.now(UTC)
     return row
+
+
+def rollback(engine: Engine) -> Model:
+    """Re-activate the version that was active before the current one."""
+    with Session(engine) as session:
+        current = session.scalar(select(Model).where(Model.is_active))
+        previous = session.scalar(
+            select(Model)
+            .where(Model.activated_at.is_not(None), ~Model.is_active)
+            .order_by(Model.activated_at.desc(), Model.version.desc())
+            .limit(1)
+        )
+    if previous is None:
+        raise LookupError(
+            "no earlier active version to roll back to"
+            + (f" (version {current.version} is the only one ever activated)" if current else "")
+        )
+    return activate(engine, previous.version)
 
 
 def active_model(engine: Engine) -> Model | None:

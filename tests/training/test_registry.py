@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete
+
+from recsys.data.synthetic import SyntheticConfig, generate_synthetic
+from recsys.db.models import Model
+from recsys.ranking import InteractionData, create_ranker
+from recsys.serving.models import ActiveModelHolder
+from recsys.training.registry import (
+    ArtifactError,
+    activate,
+    active_model,
+    artifact_checksum,
+    register_model,
+    rollback,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _register(engine, tmp_path: Path, algorithm: str) -> Model:  # type: ignore[no-untyped-def]
+    data = generate_synthetic(SyntheticConfig(n_users=30, n_items=20))
+    ranker = create_ranker(algorithm, {"factors": 4} if algorithm == "als" else {})
+    ranker.fit(InteractionData.from_frame(data.interactions))
+    directory = tmp_path / f"{algorithm}-{len(list(tmp_path.iterdir()))}"
+    ranker.save(directory)
+    row = Model(
+        algorithm=algorithm, params={}, feature_service=ranker.feature_service,
+        n_interactions=len(data.interactions), metrics={}, artifact_path=str(directory),
+        artifact_sha256=artifact_checksum(directory),
+    )  # fmt: skip
+    return register_model(engine, row)
+
+
+@pytest.fixture
+def registry(engine):  # type: ignore[no-untyped-def]
+    with engine.begin() as conn:
+        conn.execute(delete(Model))
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(delete(Model))
+
+
+def test_newest_is_active_and_rollback_returns_to_the_previous(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = _register(registry, tmp_path, "popularity")
+    second = _register(registry, tmp_path, "als")
+    assert active_model(registry).version == second.version
+    assert rollback(registry).version == first.version
+    assert active_model(registry).version == first.version
+    activate(registry, second.version)
+    assert rollback(registry).version == first.version  # back to the one active before
+
+
+def test_corrupt_artifact_is_refused_and_the_previous_version_keeps_serving(
+    registry, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    good = _register(registry, tmp_path, "popularity")
+    holder = ActiveModelHolder(registry, refresh_seconds=0)
+    assert holder.get().version == good.version
+
+    bad = _register(
+        registry,
+        tmp_path,
+        "als",
+    )
+    activate(registry, good.version)
+    with (Path(bad.artifact_path) / "ranker.npz").open("r+b") as fh:
+        fh.seek(100)
+        fh.write(b"garbage")
+    with pytest.raises(ArtifactError, match="does not match its checksum"):
+        activate(registry, bad.version)
+    assert active_model(registry).version == good.version
+
+    # Even if the registry row is switched behind its back, the holder refuses the corrupt one.
+    with registry.begin() as conn:
+        conn.execute(Model.__table__.update().values(is_active=False))
+        conn.execute(
+            Model.__table__.update().where(Model.version == bad.version).values(is_active=True)
+        )
+    assert holder.get().version == good.version
+    assert "checksum" in (holder.last_error or "")
+
+    (Path(bad.artifact_path) / "ranker.npz").unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        activate(registry, bad.version)
