@@ -310,6 +310,70 @@ def models_rollback() -> None:
     console.print(f"rolled back: model version {row.version} ({row.algorithm}) is active")
 
 
+# -- evaluation ---------------------------------------------------------------------------
+@app.command()
+def evaluate(
+    dataset: Annotated[
+        str, typer.Option(help="synthetic | movielens | ml-100k | csv")
+    ] = "synthetic",
+    path: Annotated[Path | None, typer.Option(help="Dataset directory or CSV file")] = None,
+    protocol: Annotated[str, typer.Option(help="temporal | random | files")] = "temporal",
+    test_ratio: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.2,
+    seed: Annotated[int, typer.Option()] = 42,
+    k: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    model: Annotated[
+        list[str] | None, typer.Option(help="Ranker to evaluate, repeatable (default: all)")
+    ] = None,
+    train_file: Annotated[Path | None, typer.Option("--train", help="files protocol")] = None,
+    test_file: Annotated[Path | None, typer.Option("--test", help="files protocol")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON")] = None,
+    recs_out: Annotated[
+        Path | None, typer.Option("--recs-out", help="Write every top-k as CSV")
+    ] = None,
+) -> None:
+    """Evaluate rankers side by side under one protocol (production path: Postgres + Feast)."""
+    from recsys.data import DataFormatError
+    from recsys.evaluation.runner import EvaluationSpec, run_evaluation
+    from recsys.ranking import available_rankers
+
+    if train_file or test_file:
+        protocol = "files"
+    spec = EvaluationSpec(
+        dataset=dataset, path=path, protocol=protocol, test_ratio=test_ratio, seed=seed, k=k,
+        algorithms=model or available_rankers(), train_file=train_file, test_file=test_file,
+    )  # fmt: skip
+    ctx = Context()
+    try:
+        with console.status("evaluating…") as status:
+            report = run_evaluation(
+                spec, ctx.settings, ctx.endpoints, lambda s: status.update(f"[bold]{s}…")
+            )
+    except (DataFormatError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+
+    table = Table(
+        title=f"{dataset}, {protocol} protocol: {report.train_rows} train rows, "
+        f"{report.test_rows} test rows, {report.test_users} users, k={k}"
+    )
+    names = list(report.results[0].metrics) if report.results else []
+    for column in ["algorithm", *[f"{n}@{k}" for n in names], "fit s", "score s"]:
+        table.add_column(column, justify="left" if column == "algorithm" else "right")
+    for result in report.results:
+        table.add_row(
+            result.algorithm,
+            *[f"{result.metrics[n]:.4f}" for n in names],
+            f"{result.fit_seconds:.2f}",
+            f"{result.score_seconds:.2f}",
+        )
+    console.print(table)
+    if json_out:
+        json_out.write_text(json.dumps(report.to_json(), indent=2))
+        console.print(f"results: {json_out}")
+    if recs_out:
+        report.recommendations_frame().to_csv(recs_out, index=False)
+        console.print(f"recommendations: {recs_out}")
+
+
 # -- serving -------------------------------------------------------------------------------------
 @app.command()
 def serve(

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         default=200, description="Candidates the generator proposes before features and scoring"
     )
     model_refresh_seconds: float = Field(
-        default=5.0, ge=0, description="How often the API checks the registry for a new active model"
+        default=5.0, ge=0, description="Seconds between the API's checks for a newly active model"
     )
     reference_users: int = Field(
         default=300, description="Users sampled for a model's drift reference at training time"
