@@ -49,3 +49,31 @@ def test_historical_features_only_count_interactions_from_days_already_over(
         assert row.interaction_count <= int((mine.occurred_at < ts).sum())
         checked += 1
     assert checked >= len(labels) // 2  # most rows had history to check, not just the NaN case
+
+
+def test_feast_feature_source_keeps_row_order_and_never_leaks(engine, feature_store) -> None:  # type: ignore[no-untyped-def]
+    """The training-set path (SQL entity query) gives the same guarantee, row for row."""
+    from recsys.training.feast_features import FeastFeatureSource
+
+    data = generate_synthetic(SyntheticConfig(n_users=40, n_items=30, days=20, seed=5))
+    load_dataset(engine, data)
+    build_feature_tables(engine, as_of=datetime(2026, 11, 20, tzinfo=UTC))
+    feature_store.refresh_registry()
+    rows = data.interactions.sample(300, random_state=2)[["user_id", "item_id", "occurred_at"]]
+    rows = rows.rename(columns={"occurred_at": "event_timestamp"}).reset_index(drop=True)
+
+    got = FeastFeatureSource(feature_store, engine, "als_v1").historical(rows)
+
+    assert list(got["user_id"]) == list(rows["user_id"])
+    assert list(got["item_id"]) == list(rows["item_id"])
+    inter = data.interactions
+    for row, label in zip(got.itertuples(), rows.itertuples(), strict=True):
+        day_start = label.event_timestamp.floor("D")
+        item_before = int(
+            ((inter.item_id == label.item_id) & (inter.occurred_at < day_start)).sum()
+        )
+        if item_before:
+            assert row.item_stats__interaction_count == item_before
+        else:
+            assert pd.isna(row.item_stats__interaction_count)
+        assert not row.item_stats__last_interaction_ts >= label.event_timestamp.timestamp()
