@@ -28,7 +28,7 @@ class SyntheticConfig(BaseModel):
     mean_interactions_per_user: float = Field(40.0, gt=1)
     latent_dim: int = Field(8, ge=1)
     popularity_exponent: float = Field(1.0, ge=0, description="Zipf exponent of item popularity")
-    taste_strength: float = Field(3.0, ge=0, description="How much tastes beat popularity")
+    taste_strength: float = Field(6.0, ge=0, description="How much tastes beat popularity")
     days: int = Field(180, ge=1)
     end: datetime = datetime(2026, 11, 1, tzinfo=UTC)
     seed: int = 42

@@ -108,6 +108,6 @@ def test_synthetic_is_seeded_and_power_law() -> None:
     assert not a.interactions.equals(c.interactions)
     counts = a.interactions["item_id"].value_counts()
     # A long tail: the top 10% of items take a far bigger share than a uniform catalogue would.
-    assert counts.iloc[: len(counts) // 10].sum() / counts.sum() > 0.25
+    assert counts.iloc[: len(counts) // 10].sum() / counts.sum() > 0.18  # uniform: 0.10
     assert a.items["genres"].map(len).between(1, 3).all()
     assert not a.interactions.duplicated(["user_id", "item_id"]).any()

@@ -1,0 +1,241 @@
+"""`recsys evaluate`: every chosen ranker under one protocol, on the production path.
+
+The training part of the split goes into PostgreSQL (an evaluation database beside the app
+database, so the live catalogue is untouched), features are built as of the split's cut-off and
+registered with Feast, rankers are fitted on what is read back from Postgres, and each test user's
+top-k (their training items excluded, full ranking over the catalogue) is scored against the
+held-out items.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import psycopg
+
+from recsys.config import Settings
+from recsys.data.loader import load_dataset
+from recsys.data.queries import read_interactions
+from recsys.data.readers import read_dataset
+from recsys.data.schema import Dataset
+from recsys.db.migrate import upgrade
+from recsys.evaluation.metrics import evaluate_all, item_user_counts
+from recsys.evaluation.splits import random_split, read_split_files, temporal_split
+from recsys.features.build import build_feature_tables
+from recsys.features.feast_ops import apply_definitions
+from recsys.infra.database import create_db_engine
+from recsys.infra.endpoints import Endpoints
+from recsys.ranking import InteractionData, create_ranker
+
+Protocol = Literal["temporal", "random", "files"]
+Progress = Callable[[str], None]
+
+
+@dataclass
+class EvaluationSpec:
+    dataset: str = "synthetic"
+    path: Path | None = None
+    protocol: Protocol = "temporal"
+    test_ratio: float = 0.2
+    seed: int = 42
+    k: int = 10
+    algorithms: Sequence[str] = ("popularity", "als")
+    train_file: Path | None = None
+    test_file: Path | None = None
+
+
+@dataclass
+class AlgorithmResult:
+    algorithm: str
+    metrics: dict[str, float]
+    fit_seconds: float
+    score_seconds: float
+    users: int
+    recommendations: dict[str, list[tuple[str, float]]] = field(repr=False, default_factory=dict)
+
+
+@dataclass
+class EvaluationReport:
+    spec: EvaluationSpec
+    train_rows: int
+    test_rows: int
+    test_users: int
+    cutoff: str
+    results: list[AlgorithmResult]
+    setup_seconds: dict[str, float]
+
+    def to_json(self) -> dict[str, object]:
+        k = self.spec.k
+        return {
+            "dataset": self.spec.dataset,
+            "protocol": self.spec.protocol,
+            "test_ratio": self.spec.test_ratio,
+            "seed": self.spec.seed,
+            "k": k,
+            "train_rows": self.train_rows,
+            "test_rows": self.test_rows,
+            "test_users": self.test_users,
+            "cutoff": self.cutoff,
+            "setup_seconds": self.setup_seconds,
+            "results": [
+                {
+                    "algorithm": r.algorithm,
+                    **{f"{name}@{k}": value for name, value in r.metrics.items()},
+                    "fit_seconds": r.fit_seconds,
+                    "score_seconds": r.score_seconds,
+                    "users": r.users,
+                }
+                for r in self.results
+            ],
+        }
+
+    def recommendations_frame(self) -> pd.DataFrame:
+        """Every evaluated user's top-k per algorithm: enough to recompute every metric."""
+        rows = [
+            (r.algorithm, user, item, rank, score)
+            for r in self.results
+            for user, items in r.recommendations.items()
+            for rank, (item, score) in enumerate(items, 1)
+        ]
+        return pd.DataFrame(rows, columns=["algorithm", "user", "item", "rank", "score"])
+
+
+def evaluation_endpoints(settings: Settings, endpoints: Endpoints) -> tuple[Settings, Endpoints]:
+    """A separate database (``<app db>_eval``) and Feast project on the same servers."""
+    name = f"{endpoints.pg_database}_eval"
+    with psycopg.connect(
+        host=endpoints.pg_host,
+        port=endpoints.pg_port,
+        user=endpoints.pg_user,
+        password=endpoints.pg_password or None,
+        dbname=endpoints.pg_database,
+        autocommit=True,
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    eval_endpoints = endpoints.with_database(name)
+    eval_settings = settings.model_copy(
+        update={
+            "database_url": eval_endpoints.database_url,
+            "redis_url": eval_endpoints.redis_url,
+            "feast_project": f"{settings.feast_project}_eval",
+        }
+    )
+    return eval_settings, eval_endpoints
+
+
+def _catalogue_from(interactions: pd.DataFrame, name: str) -> Dataset:
+    users = pd.DataFrame({"user_id": pd.unique(interactions["user_id"])})
+    users["attributes"] = [{} for _ in range(len(users))]
+    items = pd.DataFrame({"item_id": pd.unique(interactions["item_id"])})
+    items["title"] = None
+    items["genres"] = [[] for _ in range(len(items))]
+    items["attributes"] = [{} for _ in range(len(items))]
+    return Dataset(name, users, items, interactions)
+
+
+def split_data(
+    spec: EvaluationSpec, settings: Settings
+) -> tuple[Dataset, pd.DataFrame, pd.DataFrame]:
+    """The dataset (catalogue) and its (train, test) interactions under the spec's protocol."""
+    if spec.protocol == "files":
+        if spec.train_file is None or spec.test_file is None:
+            raise ValueError("the files protocol needs --train FILE and --test FILE")
+        train, test = read_split_files(spec.train_file, spec.test_file)
+        both = pd.concat([train, test], ignore_index=True)
+        return _catalogue_from(both, spec.train_file.stem), train, test
+    path = spec.path
+    if spec.dataset in ("movielens", "ml-latest-small") and path is None:
+        path = settings.dataset_path
+    data = read_dataset(spec.dataset, path, seed=spec.seed)
+    if spec.protocol == "temporal":
+        train, test = temporal_split(data.interactions, test_ratio=spec.test_ratio)
+    elif spec.protocol == "random":
+        train, test = random_split(data.interactions, test_ratio=spec.test_ratio, seed=spec.seed)
+    else:
+        raise ValueError(f"unknown protocol {spec.protocol!r}: temporal, random or files")
+    return data, train, test
+
+
+def run_evaluation(
+    spec: EvaluationSpec,
+    settings: Settings,
+    endpoints: Endpoints,
+    progress: Progress = lambda _: None,
+) -> EvaluationReport:
+    for name in spec.algorithms:
+        create_ranker(name)  # unknown names fail before any work
+    setup: dict[str, float] = {}
+
+    def timed(label: str, work: Callable[[], object]) -> object:
+        progress(label)
+        started = time.perf_counter()
+        result = work()
+        setup[label] = round(time.perf_counter() - started, 3)
+        return result
+
+    data, train, test = split_data(spec, settings)
+    eval_settings, eval_endpoints = evaluation_endpoints(settings, endpoints)
+    engine = create_db_engine(eval_endpoints)
+    try:
+        timed("migrate evaluation database", lambda: upgrade(engine))
+        train_data = Dataset(data.name, data.users, data.items, train)
+        timed("load training split into Postgres", lambda: load_dataset(engine, train_data))
+        cutoff = train["occurred_at"].max() + timedelta(seconds=1)
+        timed("build features as of the cut-off", lambda: build_feature_tables(engine, cutoff))
+        timed("feast apply", lambda: apply_definitions(eval_settings, eval_endpoints))
+        interactions = read_interactions(engine)
+    finally:
+        engine.dispose()
+
+    matrix = InteractionData.from_frame(interactions, data.items["item_id"])
+    known_users = set(matrix.user_ids)
+    relevant = {
+        user: set(items)
+        for user, items in test.groupby("user_id")["item_id"]
+        if user in known_users
+    }
+    item_popularity = item_user_counts(interactions)
+
+    results = []
+    for name in spec.algorithms:
+        progress(f"fit {name}")
+        ranker = create_ranker(name)
+        started = time.perf_counter()
+        ranker.fit(matrix)
+        fit_seconds = time.perf_counter() - started
+        progress(f"score {name}")
+        started = time.perf_counter()
+        recs = {}
+        for user in relevant:
+            top = ranker.recommend(user, spec.k, exclude_seen=True)
+            recs[user] = list(zip(top.item_ids.tolist(), top.scores.tolist(), strict=True))
+        score_seconds = time.perf_counter() - started
+        metrics = evaluate_all(
+            {user: [item for item, _ in items] for user, items in recs.items()},
+            relevant,
+            k=spec.k,
+            catalog_size=matrix.n_items,
+            item_popularity=item_popularity,
+            n_users=matrix.n_users,
+        )
+        results.append(
+            AlgorithmResult(
+                name, metrics, round(fit_seconds, 3), round(score_seconds, 3), len(recs), recs
+            )
+        )
+    return EvaluationReport(
+        spec=spec,
+        train_rows=len(interactions),
+        test_rows=int(sum(len(items) for items in relevant.values())),
+        test_users=len(relevant),
+        cutoff=cutoff.isoformat(),
+        results=results,
+        setup_seconds=setup,
+    )
