@@ -35,7 +35,7 @@ def main() -> None:
 
     settings = Settings()
     endpoints = resolve_endpoints(settings)
-    console = Console()
+    console = Console(width=200)  # tables for notes and logs: never truncate numbers
     algorithms = args.model or available_rankers()
     for protocol, ratio in PROTOCOLS:
         spec = EvaluationSpec(

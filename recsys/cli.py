@@ -365,7 +365,7 @@ def evaluate(
             f"{result.fit_seconds:.2f}",
             f"{result.score_seconds:.2f}",
         )
-    console.print(table)
+    console.print(table, width=max(console.width, 150))  # numbers are never truncated
     if json_out:
         json_out.write_text(json.dumps(report.to_json(), indent=2))
         console.print(f"results: {json_out}")
