@@ -62,6 +62,13 @@ def main() -> None:
         f"Feast get_online_features ({args.pool} rows)": lambda u: fetch_online_features(
             store, model.feature_service, u, candidates[u]
         ),
+        "  the same, FeatureService looked up uncached (before)": lambda u: (
+            store.get_online_features(
+                features=store.get_feature_service(model.feature_service),
+                entity_rows=[{"user_id": u, "item_id": i} for i in candidates[u]],
+                full_feature_names=True,
+            ).to_dict()
+        ),
         f"score {args.pool} candidates": lambda u: model.ranker.score(u, candidates[u]),
         "whole request (service.recommend, k=10)": lambda u: service.recommend(u, 10),
     }
