@@ -69,6 +69,7 @@ class EvaluationReport:
     cutoff: str
     results: list[AlgorithmResult]
     setup_seconds: dict[str, float]
+    dropped_test_rows: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         k = self.spec.k
@@ -82,6 +83,7 @@ class EvaluationReport:
             "test_rows": self.test_rows,
             "test_users": self.test_users,
             "cutoff": self.cutoff,
+            "dropped_test_rows": self.dropped_test_rows,
             "setup_seconds": self.setup_seconds,
             "results": [
                 {
@@ -238,4 +240,5 @@ def run_evaluation(
         cutoff=cutoff.isoformat(),
         results=results,
         setup_seconds=setup,
+        dropped_test_rows={k: int(v) for k, v in test.attrs.get("dropped", {}).items()},
     )

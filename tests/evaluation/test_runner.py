@@ -79,6 +79,7 @@ def test_cli_writes_json_and_recommendations_that_recompute_the_metrics(
     assert result.exit_code == 0, result.output
     results = pd.read_json(out, typ="series")
     assert results["protocol"] == "files" and len(results["results"]) == 2
+    assert set(results["dropped_test_rows"]) == {"unknown_user", "unknown_item", "seen_pair"}
     top = pd.read_csv(recs, dtype={"user": str, "item": str})
     relevant = frame[frame.timestamp >= 1_700_000_000 + 60 * 6].groupby("user")["item"].apply(set)
     for entry in results["results"]:
