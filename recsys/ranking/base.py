@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 import pandas as pd
@@ -25,18 +25,40 @@ class RankerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class HistoricalFeatures(Protocol):
+    """Point-in-time feature values for (user_id, item_id, event_timestamp) rows, read through a
+    Feast FeatureService (full feature names, ``view__feature``). A value dated after a row's
+    event_timestamp must never reach that row. Implemented by
+    :class:`recsys.training.feast_features.FeastFeatureSource`."""
+
+    def historical(self, rows: pd.DataFrame, feature_service: str) -> pd.DataFrame: ...
+
+
 @dataclass(frozen=True)
 class InteractionData:
-    """Training interactions as a users × items matrix plus the id ↔ index mappings."""
+    """Training interactions as a users × items matrix plus the id ↔ index mappings.
+
+    ``events`` keeps the raw rows (user_id, item_id, occurred_at, optional rating) for rankers
+    that need time; ``features`` gives point-in-time store features to rankers that learn from
+    them (the LightGBM re-ranker). Both are optional: the collaborative rankers need neither.
+    """
 
     user_ids: np.ndarray  # str, index → external id
     item_ids: np.ndarray  # str
     matrix: sp.csr_matrix  # users × items, number of interactions per pair
+    events: pd.DataFrame | None = None
+    features: HistoricalFeatures | None = None
 
     @classmethod
-    def from_frame(cls, interactions: pd.DataFrame, items: Iterable[str] = ()) -> InteractionData:
-        """``interactions`` has user_id and item_id columns; ``items`` adds catalogue items
-        nobody interacted with (so they can still be scored, as unpopular)."""
+    def from_frame(
+        cls,
+        interactions: pd.DataFrame,
+        items: Iterable[str] = (),
+        features: HistoricalFeatures | None = None,
+    ) -> InteractionData:
+        """``interactions`` has user_id and item_id columns (occurred_at and rating when known);
+        ``items`` adds catalogue items nobody interacted with (so they can still be scored, as
+        unpopular)."""
         user_codes, user_ids = pd.factorize(interactions["user_id"].astype(str), sort=True)
         all_items = pd.Index(pd.unique(np.concatenate([
             interactions["item_id"].astype(str).to_numpy(), np.asarray(list(items), dtype=str)
@@ -47,7 +69,23 @@ class InteractionData:
             shape=(len(user_ids), len(all_items)),
         )
         matrix.sum_duplicates()
-        return cls(np.asarray(user_ids, dtype=str), np.asarray(all_items, dtype=str), matrix)
+        events = interactions.assign(
+            user_id=interactions["user_id"].astype(str), item_id=interactions["item_id"].astype(str)
+        ).reset_index(drop=True)
+        return cls(
+            np.asarray(user_ids, dtype=str),
+            np.asarray(all_items, dtype=str),
+            matrix,
+            events,
+            features,
+        )
+
+    def event_times(self) -> np.ndarray:
+        """Unix seconds of each event, in ``events`` order (needs an occurred_at column)."""
+        if self.events is None or "occurred_at" not in self.events:
+            raise ValueError("these interactions carry no occurred_at timestamps")
+        times = pd.to_datetime(self.events["occurred_at"], utc=True)
+        return (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
 
     @property
     def n_users(self) -> int:

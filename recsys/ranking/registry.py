@@ -12,7 +12,13 @@ if TYPE_CHECKING:
     from recsys.ranking.base import Ranker
 
 ENTRY_POINT_GROUP = "recsys.rankers"
-BUILTIN_MODULES = ("recsys.ranking.popularity", "recsys.ranking.als")
+BUILTIN_MODULES = (
+    "recsys.ranking.popularity",
+    "recsys.ranking.als",
+    "recsys.ranking.bpr",
+    "recsys.ranking.item_knn",
+    "recsys.ranking.ease",
+)
 
 _RANKERS: dict[str, type[Ranker]] = {}
 R = TypeVar("R", bound="type[Ranker]")
