@@ -111,6 +111,9 @@ class Ranker(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type[RankerConfig]] = RankerConfig
+    #: True when :meth:`score` needs the FeatureService's features (the serving path fetches
+    #: them for the candidates; offline evaluation reads them point-in-time).
+    uses_store_features: ClassVar[bool] = False
 
     def __init__(self, config: RankerConfig | dict[str, Any] | None = None) -> None:
         if config is None:
@@ -180,6 +183,22 @@ class Ranker(ABC):
         top = top[np.argsort(-scores[top], kind="stable")]
         return Recommendations(self.item_ids_[top], scores[top])
 
+    def score_all(self, user_id: str) -> np.ndarray:
+        """Scores of every training item (``item_ids_`` order); all NaN for an unknown user on
+        rankers that need a history."""
+        user = self._user_index.get_indexer([user_id])[0]
+        return np.asarray(
+            self._score_indices(user if user >= 0 else None, np.arange(len(self.item_ids_))),
+            dtype=np.float64,
+        )
+
+    def candidates(
+        self, user_id: str, n: int, *, exclude: Iterable[str] = (), exclude_seen: bool = True
+    ) -> Recommendations:
+        """The items worth scoring for a user (first stage). A single-stage ranker's candidates
+        are its own top-n; a two-stage ranker asks its generator."""
+        return self.recommend(user_id, n, exclude=exclude, exclude_seen=exclude_seen)
+
     def popular_items(self, k: int, exclude: Iterable[str] = ()) -> Recommendations:
         """Most interacted-with items in the training data: the cold-start fallback."""
         scores = self.item_popularity_.copy()
@@ -205,6 +224,7 @@ class Ranker(ABC):
             item_popularity=self.item_popularity_,
             **{f"state_{key}": value for key, value in self._state().items()},
         )
+        self._save_files(directory)
 
     @classmethod
     def load(cls, directory: Path) -> Self:
@@ -220,10 +240,17 @@ class Ranker(ABC):
                 shape=(len(ranker.user_ids_), len(ranker.item_ids_)),
             )
             ranker.item_popularity_ = arrays["item_popularity"]
+            ranker._user_index = pd.Index(ranker.user_ids_)
+            ranker._item_index = pd.Index(ranker.item_ids_)
             ranker._restore({k[6:]: arrays[k] for k in arrays.files if k.startswith("state_")})
-        ranker._user_index = pd.Index(ranker.user_ids_)
-        ranker._item_index = pd.Index(ranker.item_ids_)
+        ranker._load_files(directory)
         return ranker
+
+    def _save_files(self, directory: Path) -> None:
+        """Hook for state that is not arrays (a LightGBM model, a nested generator)."""
+
+    def _load_files(self, directory: Path) -> None:
+        """Counterpart of :meth:`_save_files`."""
 
     # -- what each algorithm implements ---------------------------------------------------
     @abstractmethod

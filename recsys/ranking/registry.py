@@ -18,6 +18,8 @@ BUILTIN_MODULES = (
     "recsys.ranking.bpr",
     "recsys.ranking.item_knn",
     "recsys.ranking.ease",
+    "recsys.ranking.lightgbm_ranker",
+    "recsys.ranking.two_stage",
 )
 
 _RANKERS: dict[str, type[Ranker]] = {}

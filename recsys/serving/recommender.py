@@ -65,7 +65,7 @@ class RecommendationService:
             popular = ranker.popular_items(k)
             candidates, scores = popular.item_ids.tolist(), popular.scores
         else:
-            candidates = ranker.recommend(user_id, max(self._candidate_pool, k)).item_ids.tolist()
+            candidates = ranker.candidates(user_id, max(self._candidate_pool, k)).item_ids.tolist()
         features = fetch_online_features(self._store, model.feature_service, user_id, candidates)
         if not fallback:
             scores = ranker.score(user_id, candidates, features)

@@ -17,12 +17,11 @@ ENTITY_COLUMNS = ["user_id", "item_id", "event_timestamp"]
 
 
 class FeastFeatureSource:
-    def __init__(self, store, engine: Engine, feature_service: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, store, engine: Engine) -> None:  # type: ignore[no-untyped-def]
         self._store = store
         self._engine = engine
-        self.feature_service = feature_service
 
-    def historical(self, rows: pd.DataFrame) -> pd.DataFrame:
+    def historical(self, rows: pd.DataFrame, feature_service: str) -> pd.DataFrame:
         """``rows`` has user_id, item_id, event_timestamp (UTC); returns them with features, in
         the same order. A value dated after a row's event_timestamp never reaches that row."""
         entities = rows[ENTITY_COLUMNS].reset_index(drop=True)
@@ -46,7 +45,7 @@ class FeastFeatureSource:
             conn.commit()
             features = self._store.get_historical_features(
                 entity_df=f"SELECT row_id, user_id, item_id, event_timestamp FROM {table}",
-                features=self._store.get_feature_service(self.feature_service),
+                features=self._store.get_feature_service(feature_service),
                 full_feature_names=True,
             ).to_df()
         finally:

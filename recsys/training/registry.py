@@ -17,15 +17,22 @@ class ArtifactError(RuntimeError):
     """A model artifact is missing or does not match its recorded checksum."""
 
 
-ARTIFACT_FILES = ("ranker.json", "ranker.npz")
+ARTIFACT_FILES = ("ranker.json", "ranker.npz")  # always present; rankers may add more files
+NOT_CHECKSUMMED = ("reference.parquet",)  # monitoring data written beside the model
 
 
 def artifact_checksum(directory: Path) -> str:
     digest = hashlib.sha256()
     for name in ARTIFACT_FILES:
+        if not (directory / name).is_file():
+            raise ArtifactError(f"model artifact {directory / name} is missing")
+    files = sorted(
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and p.name not in NOT_CHECKSUMMED
+    )
+    for name in files:
         path = directory / name
-        if not path.is_file():
-            raise ArtifactError(f"model artifact {path} is missing")
         digest.update(name.encode())
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):

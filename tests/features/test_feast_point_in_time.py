@@ -62,7 +62,7 @@ def test_feast_feature_source_keeps_row_order_and_never_leaks(engine, feature_st
     rows = data.interactions.sample(300, random_state=2)[["user_id", "item_id", "occurred_at"]]
     rows = rows.rename(columns={"occurred_at": "event_timestamp"}).reset_index(drop=True)
 
-    got = FeastFeatureSource(feature_store, engine, "als_v1").historical(rows)
+    got = FeastFeatureSource(feature_store, engine).historical(rows, "als_v1")
 
     assert list(got["user_id"]) == list(rows["user_id"])
     assert list(got["item_id"]) == list(rows["item_id"])

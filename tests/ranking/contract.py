@@ -17,14 +17,16 @@ from recsys.ranking import InteractionData, Ranker, load_ranker
 
 
 def checkerboard(n_users: int = 40, n_items: int = 30, seed: int = 0) -> pd.DataFrame:
-    """Two taste groups: even users like even items, odd users like odd items."""
+    """Two taste groups: even users like even items, odd users like odd items; one interaction
+    a day per user, in a random order."""
     rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2026-01-01", tz="UTC")
     rows = []
     for u in range(n_users):
         liked = [i for i in range(n_items) if i % 2 == u % 2]
-        for i in rng.choice(liked, size=len(liked) - 3, replace=False):
-            rows.append((f"u{u}", f"i{i}"))
-    return pd.DataFrame(rows, columns=["user_id", "item_id"])
+        for day, i in enumerate(rng.choice(liked, size=len(liked) - 3, replace=False)):
+            rows.append((f"u{u}", f"i{i}", start + pd.Timedelta(days=day, hours=u % 24)))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "occurred_at"])
 
 
 class RankerContract:

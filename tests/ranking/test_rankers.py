@@ -7,8 +7,11 @@ from recsys.ranking.als import ALSRanker
 from recsys.ranking.bpr import BPRRanker
 from recsys.ranking.ease import EASERanker
 from recsys.ranking.item_knn import ItemKNNRanker
+from recsys.ranking.learning_to_rank import carve_labels
+from recsys.ranking.lightgbm_ranker import LightGBMRanker
 from recsys.ranking.popularity import PopularityRanker
-from tests.ranking.contract import PersonalisedContract, RankerContract
+from recsys.ranking.two_stage import TwoStageRanker
+from tests.ranking.contract import PersonalisedContract, RankerContract, checkerboard
 
 
 class TestPopularity(RankerContract):
@@ -26,13 +29,7 @@ class TestPopularityWithTimeDecay(RankerContract):
 
     @pytest.fixture
     def data(self) -> InteractionData:
-        from tests.ranking.contract import checkerboard
-
-        frame = checkerboard()
-        frame["occurred_at"] = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(
-            np.arange(len(frame)) % 60, unit="D"
-        )
-        return InteractionData.from_frame(frame, items=["i-never-seen"])
+        return InteractionData.from_frame(checkerboard(), items=["i-never-seen"])
 
     def test_a_recent_interaction_outweighs_old_ones(self) -> None:
         day = pd.Timestamp("2026-01-01", tz="UTC")
@@ -51,10 +48,9 @@ class TestPopularityWithTimeDecay(RankerContract):
         assert PopularityRanker().fit(data).popular_items(1).item_ids.tolist() == ["old"]
 
     def test_decay_needs_timestamps(self) -> None:
-        from tests.ranking.contract import checkerboard
-
+        no_times = checkerboard().drop(columns="occurred_at")
         with pytest.raises(ValueError, match="occurred_at"):
-            PopularityRanker({"half_life_days": 7}).fit(InteractionData.from_frame(checkerboard()))
+            PopularityRanker({"half_life_days": 7}).fit(InteractionData.from_frame(no_times))
 
 
 class TestALS(PersonalisedContract):
@@ -100,8 +96,54 @@ class TestEASE(PersonalisedContract):
         assert ranker.score("u5", ["i-never-seen"]).tolist() == [0.0]
 
 
+SMALL_BOOSTER = {"n_estimators": 30, "min_data_in_leaf": 5, "candidates": 20}
+
+
+class TestLightGBM(RankerContract):
+    def make_ranker(self) -> LightGBMRanker:
+        return LightGBMRanker(SMALL_BOOSTER)
+
+    def test_candidates_come_from_the_generator(self, fitted: LightGBMRanker) -> None:
+        popular = PopularityRanker().fit(InteractionData.from_frame(checkerboard()))
+        assert set(fitted.candidates("u0", 5).item_ids) <= set(popular.item_ids_)
+        assert fitted.training_summary_["positives"] > 0
+
+
+class TestTwoStage(PersonalisedContract):
+    def make_ranker(self) -> TwoStageRanker:
+        return TwoStageRanker({**SMALL_BOOSTER, "generator_params": {"factors": 4}})
+
+    @pytest.mark.parametrize("how", ["temporal", "random"])
+    def test_labels_are_carved_after_each_users_cutoff(self, how: str) -> None:
+        events = checkerboard()
+        history, labels, cutoffs = carve_labels(events, how, 0.25, 5, seed=1)
+        assert len(history) + len(labels) == len(events)
+        assert set(cutoffs.index) == set(labels["user_id"])
+        label_cutoff = labels["user_id"].map(cutoffs)
+        assert (labels["occurred_at"] < label_cutoff).sum() == (
+            0 if how == "temporal" else len(labels)
+        )
+        history_cutoff = history["user_id"].map(cutoffs)
+        assert (history["occurred_at"] < history_cutoff).all()
+        assert labels.groupby("user_id").size().eq(3).all()  # 25 % of 12
+
+    def test_generator_scores_are_a_feature(self, fitted: TwoStageRanker) -> None:
+        assert {"generator_score", "generator_rank"} <= set(fitted.input_columns_)
+        assert isinstance(fitted.scorers_["generator"], ALSRanker)
+
+    def test_any_registered_ranker_can_generate(self, data: InteractionData) -> None:
+        ranker = TwoStageRanker(
+            {**SMALL_BOOSTER, "generator": "item_knn", "scorers": ["popularity"]}
+        )
+        ranker.fit(data)
+        assert isinstance(ranker.scorers_["generator"], ItemKNNRanker)
+        assert "popularity_rank" in ranker.input_columns_
+
+
 def test_registry_by_name() -> None:
-    assert {"popularity", "als", "bpr", "item_knn", "ease"} <= set(available_rankers())
+    assert {"popularity", "als", "bpr", "item_knn", "ease", "lightgbm", "two_stage"} <= set(
+        available_rankers()
+    )
     assert isinstance(create_ranker("als", {"factors": 4}), ALSRanker)
     with pytest.raises(ValueError, match="unknown ranker 'nope'"):
         create_ranker("nope")

@@ -1,0 +1,163 @@
+"""Training data for learning-to-rank re-rankers (pure pandas, no I/O).
+
+1. :func:`carve_labels` splits the training interactions into a *history* the candidate generator
+   is fitted on and *labels* it must predict, per user:
+   - ``temporal``: each user's latest ``fraction`` of interactions are labels; the user's cut-off
+     is the time of the first of them, and the features of the user's rows are read as of that
+     cut-off (point-in-time, so nothing at or after a label's time reaches its row);
+   - ``random``: a random ``fraction`` of each user's interactions are labels and every row is
+     read as of the end of training — the carve the per-user random evaluation protocol makes,
+     so the re-ranker trains on the task it is measured on. Aggregate features as of that time
+     include the label interactions themselves (one count among many): prefer ``temporal``
+     wherever time order means something.
+2. :func:`candidate_rows` asks the generator for each labelled user's top candidates; a
+   candidate is positive when it is among the user's labels and negative otherwise (so negatives
+   are exactly the items the generator would have put in front of the re-ranker).
+3. :func:`model_inputs` turns candidate rows plus store features into the numeric matrix the
+   booster sees. Each scorer's score enters relative to that user's scores over the whole
+   catalogue (min-max normalised, and as a rank), because a generator refitted on all the data
+   scores on a different scale than the one fitted on the history — and relative to the whole
+   catalogue, not to the candidate list, so an item's features do not depend on which other
+   items are being ranked with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from recsys.ranking.base import Ranker
+
+LabelSplit = Literal["temporal", "random"]
+ENTITY_COLUMNS = ("user_id", "item_id", "event_timestamp")
+ONE_SECOND = pd.Timedelta(seconds=1)
+
+
+def carve_labels(
+    events: pd.DataFrame,
+    how: LabelSplit,
+    fraction: float,
+    min_history: int,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """(history, labels, cut-off per labelled user). Users with fewer than ``min_history``
+    interactions keep them all in the history."""
+    if "occurred_at" not in events:
+        raise ValueError("learning-to-rank needs interaction timestamps (occurred_at)")
+    events = events.sort_values("occurred_at", kind="stable").reset_index(drop=True)
+    by_user = events.groupby("user_id", sort=False)
+    size = by_user["item_id"].transform("size")
+    eligible = size >= min_history
+    n_labels = np.maximum(1, np.floor(size * fraction)).astype(int)
+    if how == "temporal":
+        position = by_user.cumcount()
+        first_label = events["occurred_at"].where(eligible & (position == size - n_labels))
+        cutoff = first_label.groupby(events["user_id"]).min().dropna()
+        user_cutoff = events["user_id"].map(cutoff)
+        is_label = user_cutoff.notna() & (events["occurred_at"] >= user_cutoff)
+    elif how == "random":
+        rng = np.random.default_rng(seed)
+        shuffled_rank = (
+            pd.Series(rng.random(len(events))).groupby(events["user_id"]).rank(method="first")
+        )
+        is_label = eligible & (shuffled_rank <= n_labels)
+        end = events["occurred_at"].max() + ONE_SECOND
+        cutoff = pd.Series(end, index=pd.unique(events.loc[is_label, "user_id"]))
+    else:
+        raise ValueError(f"unknown label split {how!r}: temporal or random")
+    labels = events[is_label].reset_index(drop=True)
+    history = events[~is_label].reset_index(drop=True)
+    if labels.empty:
+        raise ValueError(f"no user has {min_history} or more interactions to carve labels from")
+    cutoff.index.name = "user_id"
+    return history, labels, cutoff.rename("event_timestamp")
+
+
+def candidate_rows(generator: Ranker, cutoffs: pd.Series, n: int) -> pd.DataFrame:
+    """The generator's top-n unseen items per user, with its score and rank, stamped with the
+    user's cut-off (the time the features must be read as of)."""
+    frames = []
+    for user_id, when in cutoffs.items():
+        top = generator.recommend(str(user_id), n)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "user_id": str(user_id),
+                    "item_id": top.item_ids,
+                    "event_timestamp": when,
+                    "generator_score": top.scores,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def mark_labels(rows: pd.DataFrame, labels: pd.DataFrame) -> pd.Series:
+    relevant = pd.MultiIndex.from_frame(labels[["user_id", "item_id"]].astype(str))
+    return pd.Series(
+        pd.MultiIndex.from_frame(rows[["user_id", "item_id"]]).isin(relevant).astype(np.int32),
+        index=rows.index,
+    )
+
+
+def store_feature_columns(features: pd.DataFrame) -> list[str]:
+    """Numeric, time-invariant columns of a FeatureService frame: absolute timestamps (``*_ts``)
+    would let a model learn *when* a row was, which never transfers to serving time."""
+    return [
+        c
+        for c in features.columns
+        if c not in ENTITY_COLUMNS
+        and not c.endswith("_ts")
+        and (pd.api.types.is_numeric_dtype(features[c]) or features[c].isna().all())
+        and not pd.api.types.is_bool_dtype(features[c])
+    ]
+
+
+def relative_scores(scorers: Mapping[str, Ranker], rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """For each scorer, ``<name>_score`` (the item's score min-max normalised over the user's
+    scores of the whole catalogue) and ``<name>_rank`` (1 = the user's best item); NaN where the
+    scorer cannot score."""
+    out = {}
+    for name in scorers:
+        out[f"{name}_score"] = np.full(len(rows), np.nan)
+        out[f"{name}_rank"] = np.full(len(rows), np.nan)
+    item_ids = rows["item_id"].to_numpy()
+    for user_id, index in rows.groupby("user_id", sort=False).indices.items():
+        for name, scorer in scorers.items():
+            every = scorer.score_all(str(user_id))
+            finite = np.sort(every[np.isfinite(every)])
+            if finite.size == 0:
+                continue
+            positions = scorer._item_index.get_indexer(item_ids[index])
+            mine = np.where(positions >= 0, every[positions], np.nan)
+            spread = finite[-1] - finite[0]
+            out[f"{name}_score"][index] = (mine - finite[0]) / spread if spread > 0 else 0.0
+            # rank 1 = best; items scoring NaN stay NaN
+            out[f"{name}_rank"][index] = np.where(
+                np.isfinite(mine),
+                finite.size - np.searchsorted(finite, mine, side="right") + 1,
+                np.nan,
+            )
+    return out
+
+
+def model_inputs(
+    rows: pd.DataFrame,
+    scores: Mapping[str, np.ndarray],
+    store_features: pd.DataFrame | None,
+    store_columns: Sequence[str],
+) -> pd.DataFrame:
+    """One row per (user, item) in ``rows`` order: the scorers' relative scores
+    (:func:`relative_scores`), then the store features (NaN where missing)."""
+    frame = pd.DataFrame({k: np.asarray(v) for k, v in scores.items()}, index=rows.index)
+    for column in store_columns:
+        if store_features is not None and column in store_features:
+            frame[column] = pd.to_numeric(store_features[column], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+        else:
+            frame[column] = np.nan
+    return frame
