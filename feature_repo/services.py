@@ -1,5 +1,6 @@
 from feast import FeatureService
-from views import item_stats, user_stats
+from on_demand import genre_affinity
+from views import item_stats, user_stats, user_taste
 
 # One FeatureService per ranker version: the exact features a model reads (and the API logs).
 popularity_v1 = FeatureService(
@@ -15,3 +16,24 @@ als_v1 = FeatureService(
     description="Implicit ALS ranker: user activity and item popularity",
     tags={"ranker": "als"},
 )
+
+lightgbm_v1 = FeatureService(
+    name="lightgbm_v1",
+    features=[user_stats, item_stats, user_taste, genre_affinity],
+    description="LightGBM LambdaRank over popularity candidates: user, item, user x item",
+    tags={"ranker": "lightgbm"},
+)
+
+two_stage_v1 = FeatureService(
+    name="two_stage_v1",
+    features=[user_stats, item_stats, user_taste, genre_affinity],
+    description="Two-stage: ALS candidates re-ranked by LightGBM on user, item, user x item",
+    tags={"ranker": "two_stage"},
+)
+
+# The collaborative rankers read the same features as ALS (logged for monitoring).
+bpr_v1 = FeatureService(name="bpr_v1", features=[user_stats, item_stats], tags={"ranker": "bpr"})
+item_knn_v1 = FeatureService(
+    name="item_knn_v1", features=[user_stats, item_stats], tags={"ranker": "item_knn"}
+)
+ease_v1 = FeatureService(name="ease_v1", features=[user_stats, item_stats], tags={"ranker": "ease"})

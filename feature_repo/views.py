@@ -16,6 +16,7 @@ def _activity_fields(what: str) -> list[Field]:
             dtype=Float64,
             description="Days from the latest interaction to the snapshot time",
         ),
+        Field(name="first_interaction_ts", dtype=Int64, description="Unix seconds of the first"),
     ]
 
 
@@ -40,6 +41,18 @@ item_stats = FeatureView(
         Field(name="genres", dtype=String, description="Pipe-separated genres"),
     ],
     source=item_features_source,
+    online=True,
+    tags={"owner": "data-engineering"},
+)
+
+# A user's taste: interactions so far per genre ("Comedy:3|Drama:12"). Its own view so that only
+# the rankers that use it read (and log) it.
+user_taste = FeatureView(
+    name="user_taste",
+    entities=[user],
+    ttl=timedelta(0),
+    schema=[Field(name="genre_counts", dtype=String, description="Interactions per genre")],
+    source=user_features_source,
     online=True,
     tags={"owner": "data-engineering"},
 )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from monitoring.served import read_served_items
 from recsys.config import Settings
 from recsys.db.models import DriftReport, Model
+from recsys.serving.online_features import USER_VIEWS
 
 
 class NoServedDataError(RuntimeError):
@@ -23,7 +24,7 @@ def _one_value_per_user(frame: pd.DataFrame) -> pd.DataFrame:
     """A user's features repeat on each of their k served rows; keep them on the rank-1 row only,
     so user features are compared per request (their sampling unit), not k times over."""
     frame = frame.copy()
-    user_columns = [c for c in frame.columns if c.startswith("user_stats__")]
+    user_columns = [c for c in frame.columns if c.startswith(USER_VIEWS)]
     frame.loc[frame["rank"] != 1, user_columns] = np.nan
     return frame
 

@@ -311,6 +311,16 @@ def models_rollback() -> None:
 
 
 # -- evaluation ---------------------------------------------------------------------------
+def _parse_algorithm_params(params: list[str]) -> dict[str, dict[str, Any]]:
+    parsed: dict[str, dict[str, Any]] = {}
+    for item in params:
+        name, dot, rest = item.partition(".")
+        if not dot or "=" not in rest:
+            raise _fail(f"--param {item!r}: expected ALGORITHM.KEY=VALUE")
+        parsed.setdefault(name, {}).update(_parse_params([rest]))
+    return parsed
+
+
 @app.command()
 def evaluate(
     dataset: Annotated[
@@ -330,6 +340,18 @@ def evaluate(
     recs_out: Annotated[
         Path | None, typer.Option("--recs-out", help="Write every top-k as CSV")
     ] = None,
+    validation: Annotated[
+        bool,
+        typer.Option(
+            "--validation",
+            help="Score a validation split carved from the training rows (for tuning; the "
+            "test rows are never read)",
+        ),
+    ] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Hyperparameter ALGORITHM.KEY=VALUE, repeatable"),
+    ] = None,
 ) -> None:
     """Evaluate rankers side by side under one protocol (production path: Postgres + Feast)."""
     from recsys.data import DataFormatError
@@ -341,6 +363,7 @@ def evaluate(
     spec = EvaluationSpec(
         dataset=dataset, path=path, protocol=protocol, test_ratio=test_ratio, seed=seed, k=k,
         algorithms=model or available_rankers(), train_file=train_file, test_file=test_file,
+        validation=validation, params=_parse_algorithm_params(param or []),
     )  # fmt: skip
     ctx = Context()
     try:
@@ -352,7 +375,8 @@ def evaluate(
         raise _fail(str(exc)) from exc
 
     table = Table(
-        title=f"{dataset}, {protocol} protocol: {report.train_rows} train rows, "
+        title=f"{dataset}, {protocol} protocol{' (validation split)' if validation else ''}: "
+        f"{report.train_rows} train rows, "
         f"{report.test_rows} test rows, {report.test_users} users, k={k}"
     )
     names = list(report.results[0].metrics) if report.results else []
@@ -365,7 +389,7 @@ def evaluate(
             f"{result.fit_seconds:.2f}",
             f"{result.score_seconds:.2f}",
         )
-    console.print(table, width=max(console.width, 150))  # numbers are never truncated
+    Console(width=max(console.width, 160)).print(table)  # numbers are never truncated
     if json_out:
         json_out.write_text(json.dumps(report.to_json(), indent=2))
         console.print(f"results: {json_out}")

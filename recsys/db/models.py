@@ -78,6 +78,7 @@ class _ActivitySnapshot:
     mean_rating: Mapped[float | None] = mapped_column(Double)
     last_interaction_ts: Mapped[int | None] = mapped_column(BigInteger)
     days_since_last_interaction: Mapped[float | None] = mapped_column(Double)
+    first_interaction_ts: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class UserFeatures(_ActivitySnapshot, Base):
@@ -86,6 +87,8 @@ class UserFeatures(_ActivitySnapshot, Base):
     __tablename__ = "user_features"
 
     user_id: Mapped[str] = mapped_column(Text, primary_key=True, sort_order=-1)
+    # Interactions so far per genre, "Comedy:3|Drama:12" (genres vary by dataset, so not columns)
+    genre_counts: Mapped[str | None] = mapped_column(Text)
 
 
 class ItemFeatures(_ActivitySnapshot, Base):

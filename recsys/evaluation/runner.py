@@ -12,10 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -26,12 +27,19 @@ from recsys.data.readers import read_dataset
 from recsys.data.schema import Dataset
 from recsys.db.migrate import upgrade
 from recsys.evaluation.metrics import evaluate_all, item_user_counts
-from recsys.evaluation.splits import random_split, read_split_files, temporal_split
+from recsys.evaluation.splits import (
+    random_split,
+    read_split_files,
+    temporal_split,
+    validation_split,
+)
 from recsys.features.build import build_feature_tables
 from recsys.features.feast_ops import apply_definitions
 from recsys.infra.database import create_db_engine
 from recsys.infra.endpoints import Endpoints
-from recsys.ranking import InteractionData, create_ranker
+from recsys.infra.feast_store import build_feature_store
+from recsys.ranking import InteractionData, Ranker, create_ranker, get_ranker_class
+from recsys.training.feast_features import FeastFeatureSource
 
 Protocol = Literal["temporal", "random", "files"]
 Progress = Callable[[str], None]
@@ -48,6 +56,11 @@ class EvaluationSpec:
     algorithms: Sequence[str] = ("popularity", "als")
     train_file: Path | None = None
     test_file: Path | None = None
+    #: Carve (fit, validation) out of the training split with the same protocol and evaluate
+    #: on the validation rows: for choosing hyperparameters without ever reading the test rows.
+    validation: bool = False
+    #: Hyperparameters per algorithm name, e.g. {"two_stage": {"n_estimators": 200}}.
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +91,8 @@ class EvaluationReport:
             "protocol": self.spec.protocol,
             "test_ratio": self.spec.test_ratio,
             "seed": self.spec.seed,
+            "validation": self.spec.validation,
+            "params": self.spec.params,
             "k": k,
             "train_rows": self.train_rows,
             "test_rows": self.test_rows,
@@ -162,7 +177,46 @@ def split_data(
         train, test = random_split(data.interactions, test_ratio=spec.test_ratio, seed=spec.seed)
     else:
         raise ValueError(f"unknown protocol {spec.protocol!r}: temporal, random or files")
+    if spec.validation:
+        train, test = validation_split(train, spec.protocol, spec.test_ratio, spec.seed)
     return data, train, test
+
+
+def _protocol_params(name: str, spec: EvaluationSpec) -> dict[str, object]:
+    """Learning-to-rank rankers carve their training labels the way the protocol carves its test
+    set (per-user random holdout, or what comes after a cut-off): training matches evaluation."""
+    params: dict[str, Any] = {}
+    if "label_split" in get_ranker_class(name).Config.model_fields:
+        params["label_split"] = "random" if spec.protocol == "random" else "temporal"
+    return {**params, **spec.params.get(name, {})}
+
+
+def _recommend_with_features(
+    ranker: Ranker,
+    users: list[str],
+    k: int,
+    as_of: datetime,
+    features: FeastFeatureSource,
+) -> dict[str, list[tuple[str, float]]]:
+    """Top-k for rankers that score with store features: every user's candidates, their
+    features as of the cut-off read through the ranker's FeatureService in one point-in-time
+    query (what the online store held after materialising at the cut-off), then scores."""
+    pool = int(getattr(ranker.config, "candidates", 100))
+    frames = []
+    for user in users:
+        top = ranker.candidates(user, max(pool, k))
+        frames.append(pd.DataFrame({"user_id": user, "item_id": top.item_ids}))
+    rows = pd.concat(frames, ignore_index=True)
+    rows["event_timestamp"] = as_of
+    values = features.historical(rows, ranker.feature_service)
+    recs = {}
+    for user, index in rows.groupby("user_id", sort=False).indices.items():
+        items = rows["item_id"].to_numpy()[index].tolist()
+        scores = ranker.score(str(user), items, values.iloc[index].reset_index(drop=True))
+        finite = np.flatnonzero(np.isfinite(scores))
+        best = finite[np.argsort(-scores[finite], kind="stable")][:k]
+        recs[str(user)] = [(items[i], float(scores[i])) for i in best]
+    return recs
 
 
 def run_evaluation(
@@ -172,7 +226,7 @@ def run_evaluation(
     progress: Progress = lambda _: None,
 ) -> EvaluationReport:
     for name in spec.algorithms:
-        create_ranker(name)  # unknown names fail before any work
+        create_ranker(name, _protocol_params(name, spec))  # bad names/params fail before work
     setup: dict[str, float] = {}
 
     def timed(label: str, work: Callable[[], object]) -> object:
@@ -193,10 +247,13 @@ def run_evaluation(
         timed("build features as of the cut-off", lambda: build_feature_tables(engine, cutoff))
         timed("feast apply", lambda: apply_definitions(eval_settings, eval_endpoints))
         interactions = read_interactions(engine)
-    finally:
+    except BaseException:
         engine.dispose()
+        raise
 
-    matrix = InteractionData.from_frame(interactions, data.items["item_id"])
+    # Rankers that learn from store features read them point-in-time through Feast.
+    features = FeastFeatureSource(build_feature_store(eval_settings, eval_endpoints), engine)
+    matrix = InteractionData.from_frame(interactions, data.items["item_id"], features=features)
     known_users = set(matrix.user_ids)
     relevant = {
         user: set(items)
@@ -206,32 +263,38 @@ def run_evaluation(
     item_popularity = item_user_counts(interactions)
 
     results = []
-    for name in spec.algorithms:
-        progress(f"fit {name}")
-        ranker = create_ranker(name)
-        started = time.perf_counter()
-        ranker.fit(matrix)
-        fit_seconds = time.perf_counter() - started
-        progress(f"score {name}")
-        started = time.perf_counter()
-        recs = {}
-        for user in relevant:
-            top = ranker.recommend(user, spec.k, exclude_seen=True)
-            recs[user] = list(zip(top.item_ids.tolist(), top.scores.tolist(), strict=True))
-        score_seconds = time.perf_counter() - started
-        metrics = evaluate_all(
-            {user: [item for item, _ in items] for user, items in recs.items()},
-            relevant,
-            k=spec.k,
-            catalog_size=matrix.n_items,
-            item_popularity=item_popularity,
-            n_users=matrix.n_users,
-        )
-        results.append(
-            AlgorithmResult(
-                name, metrics, round(fit_seconds, 3), round(score_seconds, 3), len(recs), recs
+    try:
+        for name in spec.algorithms:
+            progress(f"fit {name}")
+            ranker = create_ranker(name, _protocol_params(name, spec))
+            started = time.perf_counter()
+            ranker.fit(matrix)
+            fit_seconds = time.perf_counter() - started
+            progress(f"score {name}")
+            started = time.perf_counter()
+            if ranker.uses_store_features:
+                recs = _recommend_with_features(ranker, list(relevant), spec.k, cutoff, features)
+            else:
+                recs = {}
+                for user in relevant:
+                    top = ranker.recommend(user, spec.k, exclude_seen=True)
+                    recs[user] = list(zip(top.item_ids.tolist(), top.scores.tolist(), strict=True))
+            score_seconds = time.perf_counter() - started
+            metrics = evaluate_all(
+                {user: [item for item, _ in items] for user, items in recs.items()},
+                relevant,
+                k=spec.k,
+                catalog_size=matrix.n_items,
+                item_popularity=item_popularity,
+                n_users=matrix.n_users,
             )
-        )
+            results.append(
+                AlgorithmResult(
+                    name, metrics, round(fit_seconds, 3), round(score_seconds, 3), len(recs), recs
+                )
+            )
+    finally:
+        engine.dispose()
     return EvaluationReport(
         spec=spec,
         train_rows=len(interactions),

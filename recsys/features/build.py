@@ -31,7 +31,7 @@ def build_feature_tables(engine: Engine, as_of: datetime | None = None) -> dict[
     items = read_items(engine)
     with engine.connect() as conn:
         user_ids = pd.Index(pd.read_sql_query("SELECT user_id FROM users", conn)["user_id"])
-    users = user_snapshots(interactions, user_ids, as_of)
+    users = user_snapshots(interactions, user_ids, as_of, items)
     item_rows = item_snapshots(interactions, items, as_of)
     created = pd.Timestamp(datetime.now(UTC))
     users.insert(2, "created_at", created)
@@ -42,8 +42,10 @@ def build_feature_tables(engine: Engine, as_of: datetime | None = None) -> dict[
         conn = raw.driver_connection
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("TRUNCATE user_features, item_features")
-            user_columns = ["user_id", "event_timestamp", "created_at", *FEATURE_COLUMNS]
-            _copy_frame(cur, "user_features", users[user_columns])
+            user_columns = [
+                "user_id", "event_timestamp", "created_at", *FEATURE_COLUMNS, "genre_counts",
+            ]  # fmt: skip
+            _copy_frame(cur, "user_features", users[user_columns], text_columns=("genre_counts",))
             item_columns = ["item_id", "event_timestamp", "created_at", *FEATURE_COLUMNS, "genres"]
             _copy_frame(cur, "item_features", item_rows[item_columns], text_columns=("genres",))
         conn.commit()

@@ -19,6 +19,7 @@ FEATURE_COLUMNS = [
     "mean_rating",
     "last_interaction_ts",
     "days_since_last_interaction",
+    "first_interaction_ts",
 ]
 
 
@@ -35,6 +36,7 @@ def _cumulative(interactions: pd.DataFrame, key: str) -> pd.DataFrame:
             rated=("rated", "sum"),
             rating_sum=("rating_sum", "sum"),
             last=("ts", "max"),
+            first=("ts", "min"),
         )  # fmt: skip
         .reset_index()
     )
@@ -43,6 +45,7 @@ def _cumulative(interactions: pd.DataFrame, key: str) -> pd.DataFrame:
     rated = grouped["rated"].cumsum()
     daily["mean_rating"] = (grouped["rating_sum"].cumsum() / rated.replace(0, np.nan)).astype(float)
     daily["last_interaction_ts"] = grouped["last"].cummax()
+    daily["first_interaction_ts"] = grouped["first"].cummin()
     snapshot_s = daily["event_timestamp"].astype("int64") // 10**9
     daily["days_since_last_interaction"] = (snapshot_s - daily["last_interaction_ts"]) / 86400.0
     return daily[[key, "event_timestamp", *FEATURE_COLUMNS]]
@@ -60,13 +63,51 @@ def _with_as_of(daily: pd.DataFrame, key: str, ids: pd.Index, as_of: pd.Timestam
     before = daily[daily["event_timestamp"] < as_of]
     out = pd.concat([before, latest[before.columns]], ignore_index=True)
     out["last_interaction_ts"] = out["last_interaction_ts"].astype("Int64")
+    out["first_interaction_ts"] = out["first_interaction_ts"].astype("Int64")
     return out
 
 
-def user_snapshots(interactions: pd.DataFrame, user_ids: pd.Index, as_of: datetime) -> pd.DataFrame:
+def user_snapshots(
+    interactions: pd.DataFrame,
+    user_ids: pd.Index,
+    as_of: datetime,
+    items: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """With ``items`` (item_id, genres), also ``genre_counts``: the user's interactions so far
+    per genre, as ``"Comedy:3|Drama:12"``, on every row."""
     as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
     interactions = interactions[interactions["occurred_at"] < as_of_ts]
-    return _with_as_of(_cumulative(interactions, "user_id"), "user_id", user_ids, as_of_ts)
+    out = _with_as_of(_cumulative(interactions, "user_id"), "user_id", user_ids, as_of_ts)
+    if items is not None:
+        out["genre_counts"] = _genre_counts(interactions, items, out)
+    return out
+
+
+def _genre_counts(interactions: pd.DataFrame, items: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
+    """For each (user_id, event_timestamp) row: genre counts of the user's interactions on days
+    that ended by that time (the same point-in-time rule as the other columns)."""
+    genres = items.set_index("item_id")["genres"]
+    tagged = interactions[["user_id", "item_id", "occurred_at"]].assign(
+        genre=interactions["item_id"].map(genres)
+    )
+    tagged = tagged.explode("genre").dropna(subset=["genre"])
+    tagged = tagged[tagged["genre"] != ""]
+    tagged["day_end"] = tagged["occurred_at"].dt.floor("D") + DAY
+    if tagged.empty:
+        return [""] * len(rows)
+    daily = tagged.groupby(["user_id", "day_end", "genre"]).size().unstack("genre", fill_value=0)
+    cumulative = daily.groupby(level="user_id").cumsum().reset_index().sort_values("day_end")
+    wanted = rows[["user_id", "event_timestamp"]].reset_index(names="row")
+    merged = pd.merge_asof(
+        wanted.sort_values("event_timestamp"),
+        cumulative,
+        left_on="event_timestamp",
+        right_on="day_end",
+        by="user_id",
+    ).sort_values("row")
+    names = list(daily.columns)
+    counts = merged[names].fillna(0).to_numpy(dtype=np.int64)
+    return ["|".join(f"{g}:{n}" for g, n in zip(names, row, strict=True) if n) for row in counts]
 
 
 def item_snapshots(

@@ -246,10 +246,10 @@ class Ranker(ABC):
         ranker._load_files(directory)
         return ranker
 
-    def _save_files(self, directory: Path) -> None:
+    def _save_files(self, directory: Path) -> None:  # noqa: B027 - optional hook
         """Hook for state that is not arrays (a LightGBM model, a nested generator)."""
 
-    def _load_files(self, directory: Path) -> None:
+    def _load_files(self, directory: Path) -> None:  # noqa: B027 - optional hook
         """Counterpart of :meth:`_save_files`."""
 
     # -- what each algorithm implements ---------------------------------------------------

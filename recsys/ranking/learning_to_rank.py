@@ -103,17 +103,23 @@ def mark_labels(rows: pd.DataFrame, labels: pd.DataFrame) -> pd.Series:
     )
 
 
-def store_feature_columns(features: pd.DataFrame) -> list[str]:
-    """Numeric, time-invariant columns of a FeatureService frame: absolute timestamps (``*_ts``)
-    would let a model learn *when* a row was, which never transfers to serving time."""
-    return [
+def store_feature_columns(features: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(value columns, timestamp columns) of a FeatureService frame, numeric ones only.
+
+    Absolute timestamps (``*_ts``) would let a model learn *when* a row was, which never
+    transfers to serving time, so they enter as ages relative to the row's time instead
+    (:func:`model_inputs`). Stored ``days_since_*`` values are dropped for the same reason: they
+    were measured at the snapshot, which can be long before the row's time."""
+    numeric = [
         c
         for c in features.columns
         if c not in ENTITY_COLUMNS
-        and not c.endswith("_ts")
-        and (pd.api.types.is_numeric_dtype(features[c]) or features[c].isna().all())
+        and pd.api.types.is_numeric_dtype(features[c])
         and not pd.api.types.is_bool_dtype(features[c])
     ]
+    times = [c for c in numeric if c.endswith("_ts")]
+    values = [c for c in numeric if c not in times and "__days_since_" not in c]
+    return values, times
 
 
 def relative_scores(scorers: Mapping[str, Ranker], rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -149,10 +155,22 @@ def model_inputs(
     scores: Mapping[str, np.ndarray],
     store_features: pd.DataFrame | None,
     store_columns: Sequence[str],
+    time_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One row per (user, item) in ``rows`` order: the scorers' relative scores
-    (:func:`relative_scores`), then the store features (NaN where missing)."""
+    (:func:`relative_scores`), the store features (NaN where missing), and for each timestamp
+    column its age in days at the row's ``event_timestamp`` (``<column>_age_days``)."""
     frame = pd.DataFrame({k: np.asarray(v) for k, v in scores.items()}, index=rows.index)
+    when = pd.to_datetime(rows["event_timestamp"], utc=True)
+    now_s = (when - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    for column in time_columns:
+        if store_features is not None and column in store_features:
+            stamp = pd.to_numeric(store_features[column], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+            frame[f"{column}_age_days"] = (now_s - stamp) / 86_400.0
+        else:
+            frame[f"{column}_age_days"] = np.nan
     for column in store_columns:
         if store_features is not None and column in store_features:
             frame[column] = pd.to_numeric(store_features[column], errors="coerce").to_numpy(

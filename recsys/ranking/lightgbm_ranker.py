@@ -128,8 +128,10 @@ class LightGBMRanker(Ranker):
             )
             extra = store.drop(columns=["user_id", "item_id", "event_timestamp"], errors="ignore")
             rows = pd.concat([rows, extra.set_axis(rows.index)], axis=1)
-        self.store_columns_ = store_feature_columns(store) if store is not None else []
-        inputs = model_inputs(rows, scores, store, self.store_columns_)
+        self.store_columns_, self.time_columns_ = (
+            store_feature_columns(store) if store is not None else ([], [])
+        )
+        inputs = model_inputs(rows, scores, store, self.store_columns_, self.time_columns_)
         self.input_columns_ = list(inputs.columns)
         return rows, inputs
 
@@ -160,8 +162,18 @@ class LightGBMRanker(Ranker):
         store = None
         if features is not None:
             store = features.iloc[np.flatnonzero(known)].reset_index(drop=True)
+        # Ages are measured at the features' point in time when given (offline evaluation),
+        # otherwise now (serving).
+        if store is not None and "event_timestamp" in store:
+            rows["event_timestamp"] = pd.to_datetime(store["event_timestamp"], utc=True)
+        else:
+            rows["event_timestamp"] = pd.Timestamp.now(tz="UTC")
         inputs = model_inputs(
-            rows, relative_scores(self.scorers_, rows), store, self.store_columns_
+            rows,
+            relative_scores(self.scorers_, rows),
+            store,
+            self.store_columns_,
+            self.time_columns_,
         )
         out[known] = self.booster_.predict(
             inputs[self.input_columns_].to_numpy(dtype=np.float64), num_threads=1
@@ -201,6 +213,7 @@ class LightGBMRanker(Ranker):
         meta = {
             "input_columns": self.input_columns_,
             "store_columns": self.store_columns_,
+            "time_columns": self.time_columns_,
             "training": self.training_summary_,
             "scorers": list(self.scorers_),
         }
@@ -214,6 +227,7 @@ class LightGBMRanker(Ranker):
         meta = json.loads((directory / "reranker.json").read_text())
         self.input_columns_ = meta["input_columns"]
         self.store_columns_ = meta["store_columns"]
+        self.time_columns_ = meta["time_columns"]
         self.training_summary_ = meta["training"]
         self.scorers_ = {
             name: load_ranker(directory / f"scorer-{name}") for name in meta["scorers"]

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 ENTITY_COLUMNS = ("user_id", "item_id")
+USER_VIEWS = ("user_stats__", "user_taste__")  # feature views keyed by the user alone
 
 
 def fetch_online_features(
@@ -33,13 +34,13 @@ def user_feature_values(features: pd.DataFrame) -> dict[str, Any]:
     """The user's own features (identical on every row) as a plain dict."""
     if features.empty:
         return {}
-    columns = [c for c in features.columns if c.startswith("user_stats__")]
+    columns = [c for c in features.columns if c.startswith(USER_VIEWS)]
     return {c: _plain(features[c].iloc[0]) for c in columns}
 
 
 def item_feature_rows(features: pd.DataFrame) -> list[dict[str, Any]]:
     columns = [
-        c for c in features.columns if c not in ENTITY_COLUMNS and not c.startswith("user_stats__")
+        c for c in features.columns if c not in ENTITY_COLUMNS and not c.startswith(USER_VIEWS)
     ]
     return [
         {c: _plain(v) for c, v in zip(columns, row, strict=True)}
