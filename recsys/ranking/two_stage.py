@@ -18,6 +18,10 @@ from recsys.ranking.registry import register
 class TwoStageConfig(LightGBMConfig):
     generator: str = "als"
     generator_params: dict[str, Any] = Field(default_factory=dict)
+    # EASE's score as a feature: chosen on validation splits carved from ml-latest-small's
+    # training rows (`recsys evaluate --validation`), NDCG@10 0.171 → 0.186 (random protocol)
+    # and 0.167 → 0.184 (temporal) over no extra scorer.
+    scorers: list[str] = Field(default_factory=lambda: ["ease"])
 
 
 @register

@@ -13,6 +13,7 @@ from recsys.config import Settings
 from recsys.data.queries import read_interactions, read_items
 from recsys.db.models import Model
 from recsys.ranking import InteractionData, create_ranker
+from recsys.training.feast_features import FeastFeatureSource
 from recsys.training.reference import build_reference
 from recsys.training.registry import artifact_checksum, register_model
 
@@ -31,7 +32,11 @@ def train_model(
     if interactions.empty:
         raise RuntimeError("no interactions in the database: run `recsys data load` first")
     items = read_items(engine)
-    data = InteractionData.from_frame(interactions, items["item_id"])
+    # Rankers that learn from store features read them point-in-time through the same Feast
+    # FeatureService the API reads online.
+    data = InteractionData.from_frame(
+        interactions, items["item_id"], features=FeastFeatureSource(store, engine)
+    )
 
     started = time.perf_counter()
     ranker.fit(data)
