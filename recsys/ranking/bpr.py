@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from recsys.ranking.base import InteractionData, Ranker, RankerConfig
+from recsys.ranking.base import InteractionData, RankerConfig
+from recsys.ranking.factors import FactorRanker
 from recsys.ranking.registry import register
 
 
@@ -18,7 +19,7 @@ class BPRConfig(RankerConfig):
 
 
 @register
-class BPRRanker(Ranker):
+class BPRRanker(FactorRanker):
     name = "bpr"
     Config = BPRConfig
 
@@ -44,15 +45,3 @@ class BPRRanker(Ranker):
         # so the plain dot product already includes the bias.
         self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
-
-    def _score_indices(self, user: int | None, items: np.ndarray) -> np.ndarray:
-        if user is None:
-            return np.full(len(items), np.nan)
-        return self.item_factors_[items] @ self.user_factors_[user]
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
-
-    def _restore(self, state: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = state["user_factors"]
-        self.item_factors_ = state["item_factors"]
