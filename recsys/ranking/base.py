@@ -183,6 +183,13 @@ class Ranker(ABC):
         top = top[np.argsort(-scores[top], kind="stable")]
         return Recommendations(self.item_ids_[top], scores[top])
 
+    def seen_items(self, user_id: str) -> np.ndarray:
+        """Indices (``item_ids_`` order) of the items the user interacted with in training."""
+        user = self._user_index.get_indexer([user_id])[0]
+        if user < 0:
+            return np.array([], dtype=np.int64)
+        return self.seen_.indices[self.seen_.indptr[user] : self.seen_.indptr[user + 1]]
+
     def score_all(self, user_id: str) -> np.ndarray:
         """Scores of every training item (``item_ids_`` order); all NaN for an unknown user on
         rankers that need a history."""

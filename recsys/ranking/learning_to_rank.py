@@ -8,14 +8,15 @@
    - ``random``: a random ``fraction`` of each user's interactions are labels and every row is
      read as of the end of training — the carve the per-user random evaluation protocol makes,
      so the re-ranker trains on the task it is measured on. Aggregate features as of that time
-     include the label interactions themselves (one count among many): prefer ``temporal``
+     would include the label interactions themselves, so a re-ranker trained on a random carve
+     reads no store features (only its scorers, fitted on the history): prefer ``temporal``
      wherever time order means something.
 2. :func:`candidate_rows` asks the generator for each labelled user's top candidates; a
    candidate is positive when it is among the user's labels and negative otherwise (so negatives
    are exactly the items the generator would have put in front of the re-ranker).
 3. :func:`model_inputs` turns candidate rows plus store features into the numeric matrix the
    booster sees. Each scorer's score enters relative to that user's scores over the whole
-   catalogue (min-max normalised, and as a rank), because a generator refitted on all the data
+   unseen catalogue (standardised, and as a rank), because a generator refitted on all the data
    scores on a different scale than the one fitted on the history — and relative to the whole
    catalogue, not to the candidate list, so an item's features do not depend on which other
    items are being ranked with it.
@@ -123,9 +124,14 @@ def store_feature_columns(features: pd.DataFrame) -> tuple[list[str], list[str]]
 
 
 def relative_scores(scorers: Mapping[str, Ranker], rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    """For each scorer, ``<name>_score`` (the item's score min-max normalised over the user's
-    scores of the whole catalogue) and ``<name>_rank`` (1 = the user's best item); NaN where the
-    scorer cannot score."""
+    """For each scorer, ``<name>_score`` (the item's score standardised over the scores of the
+    items the user has not seen: (score − mean) / std) and ``<name>_rank`` (1 = the user's best
+    unseen item); NaN where the scorer cannot score.
+
+    Relative to the *unseen* catalogue because that is what a recommendation chooses from: the
+    same candidate gets the same rank whether the user has seen 20 items or 2,000, so the
+    booster cannot tell users apart by how far their seen items push the ranks (which it would
+    otherwise memorise, user by user)."""
     out = {}
     for name in scorers:
         out[f"{name}_score"] = np.full(len(rows), np.nan)
@@ -133,15 +139,16 @@ def relative_scores(scorers: Mapping[str, Ranker], rows: pd.DataFrame) -> dict[s
     item_ids = rows["item_id"].to_numpy()
     for user_id, index in rows.groupby("user_id", sort=False).indices.items():
         for name, scorer in scorers.items():
-            every = scorer.score_all(str(user_id))
+            every = scorer.score_all(str(user_id)).copy()
+            every[scorer.seen_items(str(user_id))] = np.nan
             finite = np.sort(every[np.isfinite(every)])
             if finite.size == 0:
                 continue
             positions = scorer._item_index.get_indexer(item_ids[index])
             mine = np.where(positions >= 0, every[positions], np.nan)
-            spread = finite[-1] - finite[0]
-            out[f"{name}_score"][index] = (mine - finite[0]) / spread if spread > 0 else 0.0
-            # rank 1 = best; items scoring NaN stay NaN
+            spread = finite.std()
+            out[f"{name}_score"][index] = (mine - finite.mean()) / spread if spread > 0 else 0.0
+            # rank 1 = best; items scoring NaN (unknown or already seen) stay NaN
             out[f"{name}_rank"][index] = np.where(
                 np.isfinite(mine),
                 finite.size - np.searchsorted(finite, mine, side="right") + 1,

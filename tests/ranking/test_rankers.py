@@ -7,7 +7,7 @@ from recsys.ranking.als import ALSRanker
 from recsys.ranking.bpr import BPRRanker
 from recsys.ranking.ease import EASERanker
 from recsys.ranking.item_knn import ItemKNNRanker
-from recsys.ranking.learning_to_rank import carve_labels
+from recsys.ranking.learning_to_rank import carve_labels, relative_scores
 from recsys.ranking.lightgbm_ranker import LightGBMRanker
 from recsys.ranking.popularity import PopularityRanker
 from recsys.ranking.two_stage import TwoStageRanker
@@ -138,6 +138,25 @@ class TestTwoStage(PersonalisedContract):
         ranker.fit(data)
         assert isinstance(ranker.scorers_["generator"], ItemKNNRanker)
         assert "popularity_rank" in ranker.input_columns_
+
+
+def test_scorer_ranks_count_only_items_the_user_has_not_seen() -> None:
+    """The same unseen item has the same rank for a heavy and a light user (the booster must not
+    tell users apart by their history length), and standardised scores centre on the unseen."""
+    frame = pd.DataFrame(
+        {
+            "user_id": ["heavy"] * 4 + ["light"] + ["x"] * 5,
+            "item_id": ["a", "b", "c", "d", "a", "a", "b", "c", "d", "e"],
+        }
+    )
+    popularity = PopularityRanker().fit(InteractionData.from_frame(frame, items=["f"]))
+    rows = pd.DataFrame({"user_id": ["heavy", "light", "light"], "item_id": ["e", "b", "e"]})
+    features = relative_scores({"pop": popularity}, rows)
+    # counts: a 3, b 2, c 2, d 2, e 1, f 0. heavy's unseen: e, f; light's: b, c, d, e, f
+    np.testing.assert_array_equal(features["pop_rank"], [1, 1, 4])
+    np.testing.assert_allclose(features["pop_score"][0], 1.0)  # (1 - 0.5) / 0.5
+    light = np.array([2, 2, 2, 1, 0])
+    np.testing.assert_allclose(features["pop_score"][2], (1 - light.mean()) / light.std())
 
 
 def test_registry_by_name() -> None:
