@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -38,11 +39,22 @@ SNAPSHOT_BATCH = 2_000
 
 @dataclass(frozen=True)
 class ItemSnapshot:
-    """Every catalogue item's item-view features, Feast full names, indexed by item id."""
+    """Every catalogue item's item-view features, columnar: ``columns[name][position]`` with
+    positions from ``index``; each array has one more entry, None, where unknown items point."""
 
     version: tuple
-    frame: pd.DataFrame
+    index: pd.Index
+    columns: dict[str, np.ndarray]
+    #: per on-demand view, a code per item (and one for unknown) shared by items whose inputs
+    #: to that view are equal, and a position holding each code's inputs
+    input_groups: dict[str, np.ndarray]
+    group_rows: dict[str, np.ndarray]
     loaded_at: float
+
+    def positions(self, item_ids: Sequence[str]) -> np.ndarray:
+        found = self.index.get_indexer(item_ids)
+        found[found < 0] = len(self.index)
+        return found
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,14 @@ class _Plan:
     user_refs: list[str]  # "view:feature"
     item_refs: list[str]
     on_demand: list  # OnDemandFeatureView, projected to the requested features
-    columns: list[str]  # full names in Feast's response order (entities excluded)
+    columns: list[str]  # full names in the service's order (entities excluded)
+
+    def on_demand_inputs(self, odfv) -> list[str]:  # noqa: ANN001 - feast type
+        return [
+            f"{source.name}__{feature.name}"
+            for source in odfv.source_feature_view_projections.values()
+            for feature in source.features
+        ]
 
 
 class OnlineFeatureReader:
@@ -62,11 +81,16 @@ class OnlineFeatureReader:
         feature_service: str,
         item_ids: Sequence[str],
         refresh_seconds: float = 30.0,
+        on_demand_cache_size: int = 4_096,
     ) -> None:
         self._store = store
         self.feature_service = feature_service
         self._item_ids = [str(i) for i in item_ids]
         self._refresh_seconds = refresh_seconds
+        # on-demand outputs per distinct user input, over the whole catalogue (insertion order:
+        # the oldest goes first when full)
+        self._on_demand_cache: dict[tuple, dict[str, np.ndarray]] = {}
+        self._on_demand_cache_size = on_demand_cache_size
         self._plan = self._make_plan()
         self._snapshot = self._load_snapshot(self._registry_version())
         self._checked_at = time.monotonic()
@@ -79,32 +103,61 @@ class OnlineFeatureReader:
 
     def fetch(self, user_id: str, item_ids: Sequence[str]) -> pd.DataFrame:
         """One row per item, columns ``user_id, item_id`` then the service's features in Feast
-        full names, as ``get_online_features(...).to_dict()`` would give them."""
+        full names, holding the Python values ``get_online_features(...).to_dict()`` gives."""
         item_ids = [str(i) for i in item_ids]
-        frame = pd.DataFrame({USER_KEY: [user_id] * len(item_ids), ITEM_KEY: item_ids})
+        n = len(item_ids)
+        snapshot = self._snapshot
+        at = snapshot.positions(item_ids)
+        columns: dict[str, np.ndarray] = {
+            USER_KEY: np.full(n, user_id, dtype=object),
+            ITEM_KEY: np.asarray(item_ids, dtype=object),
+        }
         if self._plan.user_refs:
-            user = self._read_user(user_id)
-            for column, value in user.items():
-                frame[column] = [value] * len(item_ids)
-        if self._plan.item_refs:
-            items = self._snapshot.frame.reindex(item_ids)
-            for column in items.columns:
-                frame[column] = items[column].to_numpy(dtype=object)
-            # reindex turns missing rows into NaN; Feast says None
-            missing = ~pd.Index(item_ids).isin(self._snapshot.frame.index)
-            if missing.any():
-                frame.loc[missing, list(items.columns)] = None
+            for column, value in self._read_user(user_id).items():
+                columns[column] = _repeat(value, n)
+        for column, values in snapshot.columns.items():
+            columns[column] = values[at]
         for odfv in self._plan.on_demand:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            out = odfv.transform_arrow(table, full_feature_names=True)
+            columns.update(self._transform(odfv, columns, snapshot.input_groups[odfv.name][at]))
+        return pd.DataFrame({c: columns[c] for c in (USER_KEY, ITEM_KEY, *self._plan.columns)})
+
+    def _transform(self, odfv, columns: dict[str, np.ndarray], groups: np.ndarray) -> dict:  # noqa: ANN001
+        """The view's outputs for the request's rows, by its own Feast transformation, run once
+        per distinct input: the user's inputs are the same on every row and the items' repeat
+        across the catalogue. Outputs are kept per user input (keyed by the exact input values
+        and the snapshot, so a kept output is never stale): a returning user costs a lookup."""
+        snapshot = self._snapshot
+        user_columns = [c for c in self._plan.on_demand_inputs(odfv) if c not in snapshot.columns]
+        user_values = {c: columns[c][0] if len(columns[c]) else None for c in user_columns}
+        key = (snapshot.loaded_at, odfv.name, tuple(map(repr, user_values.values())))
+        kept = self._on_demand_cache.get(key)
+        if kept is None:
+            n_groups = len(snapshot.group_rows[odfv.name])
+            kept = {"done": np.zeros(n_groups, dtype=bool)}
+            self._on_demand_cache[key] = kept
+            while len(self._on_demand_cache) > self._on_demand_cache_size:
+                self._on_demand_cache.pop(next(iter(self._on_demand_cache)))
+        needed = np.unique(groups)
+        missing = needed[~kept["done"][needed]]
+        if missing.size:
+            rows = snapshot.group_rows[odfv.name][missing]
+            table = {
+                name: list(snapshot.columns[name][rows])
+                if name in snapshot.columns
+                else [user_values[name]] * len(rows)
+                for name in self._plan.on_demand_inputs(odfv)
+            }
+            out = odfv.transform_arrow(pa.Table.from_pydict(table), full_feature_names=True)
+            prefix = f"{odfv.projection.name_to_use()}__"
             for name in out.column_names:
-                if name.startswith(f"{odfv.projection.name_to_use()}__"):
+                if name.startswith(prefix):
+                    values = kept.setdefault(name, np.full(len(kept["done"]), None, dtype=object))
                     # Feast's response turns a NaN from the transformation into a missing value
-                    values = out.column(name).to_pylist()
-                    frame[name] = pd.Series(
-                        [None if v is None or v != v else v for v in values], dtype=object
-                    )
-        return frame[[USER_KEY, ITEM_KEY, *self._plan.columns]]
+                    values[missing] = [
+                        None if v is None or v != v else v for v in out.column(name).to_pylist()
+                    ]
+            kept["done"][missing] = True
+        return {name: values[groups] for name, values in kept.items() if name != "done"}
 
     def _read_user(self, user_id: str) -> dict[str, object]:
         response = self._store.get_online_features(
@@ -148,26 +201,41 @@ class OnlineFeatureReader:
 
     def _load_snapshot(self, version: tuple) -> ItemSnapshot:
         started = time.perf_counter()
-        parts = []
-        if self._plan.item_refs:
-            for start in range(0, len(self._item_ids), SNAPSHOT_BATCH):
-                batch = self._item_ids[start : start + SNAPSHOT_BATCH]
-                response = self._store.get_online_features(
-                    features=self._plan.item_refs,
-                    entity_rows=[{ITEM_KEY: item} for item in batch],
-                    full_feature_names=True,
-                ).to_dict()
-                # object columns keep Feast's Python values (an int stays an int beside None)
-                columns = {k: pd.Series(v, dtype=object) for k, v in response.items()}
-                parts.append(pd.DataFrame(columns).set_index(ITEM_KEY))
-        frame = pd.concat(parts) if parts else pd.DataFrame(index=pd.Index([], name=ITEM_KEY))
+        columns: dict[str, list] = {}
+        for start in range(0, len(self._item_ids) if self._plan.item_refs else 0, SNAPSHOT_BATCH):
+            batch = self._item_ids[start : start + SNAPSHOT_BATCH]
+            response = self._store.get_online_features(
+                features=self._plan.item_refs,
+                entity_rows=[{ITEM_KEY: item} for item in batch],
+                full_feature_names=True,
+            ).to_dict()
+            for name, values in response.items():
+                if name != ITEM_KEY:
+                    columns.setdefault(name, []).extend(values)
+        arrays = {}
+        for name, values in columns.items():
+            array = np.empty(len(values) + 1, dtype=object)  # Python values, as Feast gives them
+            array[:-1] = values
+            array[-1] = None  # where unknown items point
+            arrays[name] = array
+        groups, group_rows = {}, {}
+        for odfv in self._plan.on_demand:
+            item_inputs = [c for c in self._plan.on_demand_inputs(odfv) if c in arrays]
+            if item_inputs:
+                codes = pd.factorize(pd.MultiIndex.from_arrays([arrays[c] for c in item_inputs]))[0]
+            else:
+                codes = np.zeros(len(self._item_ids) + 1, dtype=np.int64)
+            groups[odfv.name] = codes
+            group_rows[odfv.name] = np.unique(codes, return_index=True)[1]
         logger.info(
             "item feature snapshot for %s: %d items in %.2fs",
             self.feature_service,
-            len(frame),
+            len(self._item_ids),
             time.perf_counter() - started,
         )
-        return ItemSnapshot(version, frame, time.time())
+        return ItemSnapshot(
+            version, pd.Index(self._item_ids), arrays, groups, group_rows, time.time()
+        )
 
     # -- what the FeatureService holds ---------------------------------------------------------
     def _make_plan(self) -> _Plan:
@@ -205,3 +273,8 @@ class OnlineFeatureReader:
             if ref not in target:
                 target.append(ref)
 
+
+def _repeat(value: object, n: int) -> np.ndarray:
+    array = np.empty(n, dtype=object)
+    array[:] = [value] * n if isinstance(value, (list, tuple)) else value
+    return array

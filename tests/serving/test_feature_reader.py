@@ -61,6 +61,9 @@ def test_values_equal_feasts_own_read_for_1000_candidates(catalogue, feature_sto
         stock = _stock(feature_store, user, items)
         assert len(fast) == 1_000
         _assert_same(fast, stock)
+    # again, now from the kept on-demand outputs, for a different candidate list
+    again = items[::-1][:500] + rng.choice(catalogue.items["item_id"], 500).tolist()
+    _assert_same(reader.fetch(users[0], again), _stock(feature_store, users[0], again))
     known = reader.fetch(users[0], items[:5])
     assert known["user_stats__interaction_count"].notna().all()
     assert known["genre_affinity__genre_share_mean"].notna().any()
