@@ -1,21 +1,32 @@
-"""`create_app(settings)`: everything (engine, Feast store, model) is built in the lifespan."""
+"""`create_app(settings)`: everything (engine, Feast store, models, readers, serve log) is built in
+the lifespan, nothing at import time."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
-from api.routes import health, recommendations
+from api.routes import events, health, models, recommendations
+from api.security import ApiKeys
 from recsys import __version__
 from recsys.config import Settings
 from recsys.infra.database import create_db_engine
 from recsys.infra.feast_store import build_feature_store
 from recsys.infra.services import resolve_endpoints
+from recsys.serving.catalogue import Catalogue
+from recsys.serving.feature_reader import OnlineFeatureReader
+from recsys.serving.metrics import ServingMetrics
 from recsys.serving.models import ActiveModelHolder
 from recsys.serving.recommender import RecommendationService
+from recsys.serving.serve_log import ServeLogWriter
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,19 +35,52 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cfg = settings or Settings()
         endpoints = resolve_endpoints(cfg)
         engine = create_db_engine(endpoints)
-        store = build_feature_store(cfg, endpoints)
-        app.state.engine = engine
-        app.state.redis = redis.Redis(
+        store = build_feature_store(cfg, endpoints, store_timeout=cfg.store_timeout_seconds)
+        state = app.state
+        state.engine, state.store, state.shutting_down = engine, store, False
+        state.metrics = ServingMetrics()
+        state.api_keys = ApiKeys(cfg.api_keys)
+        state.redis = redis.Redis(
             host=endpoints.redis_host, port=endpoints.redis_port, db=endpoints.redis_db,
-            socket_timeout=1.0, socket_connect_timeout=1.0,
+            socket_timeout=cfg.store_timeout_seconds,
+            socket_connect_timeout=cfg.store_timeout_seconds,
         )  # fmt: skip
-        models = ActiveModelHolder(engine, cfg.model_refresh_seconds)
-        app.state.service = RecommendationService(engine, store, models, cfg.candidate_pool)
-        models.get()  # load the active model before the first request
+        state.serve_log = ServeLogWriter(
+            engine, max_queue=cfg.serve_log_queue, on_drop=state.metrics.serve_log_dropped.inc
+        )
+        holder = ActiveModelHolder(engine, cfg.model_refresh_seconds)
+        state.service = RecommendationService(
+            holder,
+            Catalogue.load(engine),
+            lambda service, items: OnlineFeatureReader(
+                store, service, items, refresh_seconds=cfg.feature_refresh_seconds
+            ),
+            candidate_pool=cfg.candidate_pool,
+            experiment=cfg.experiment,
+            store_retry_seconds=cfg.store_retry_seconds,
+            log_features_every=cfg.log_features_every,
+        )
+        model = holder.get()  # load the active model and its features before the first request
+        if model is not None:
+            try:
+                state.service.reader(model)
+            except Exception:
+                logger.exception("online features not loaded at start: will retry per request")
+        stop = threading.Event()
+
+        def refresh() -> None:
+            while not stop.wait(max(cfg.feature_refresh_seconds, 0.5)):
+                state.service.refresh_features()
+
+        refresher = threading.Thread(target=refresh, name="feature-refresh", daemon=True)
+        refresher.start()
         try:
             yield
         finally:
-            app.state.redis.close()
+            state.shutting_down = True  # /readyz answers 503 from here on
+            stop.set()
+            state.serve_log.close()  # everything queued reaches Postgres
+            state.redis.close()
             engine.dispose()
 
     app = FastAPI(
@@ -45,6 +89,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Recommendations from swappable rankers over Feast online features.",
         lifespan=lifespan,
     )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next) -> Response:  # noqa: ANN001
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        model = getattr(request.state, "model", "-")
+        metrics = request.app.state.metrics
+        metrics.requests.labels(path, model, str(response.status_code)).inc()
+        metrics.latency.labels(path, model).observe(time.perf_counter() - started)
+        return response
+
     app.include_router(health.router)
     app.include_router(recommendations.router)
+    app.include_router(events.router)
+    app.include_router(models.router)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from recsys.serving.recommender import RecommendationService
 
@@ -14,3 +14,27 @@ def get_service(request: Request) -> RecommendationService:
 
 
 ServiceDep = Annotated[RecommendationService, Depends(get_service)]
+
+
+def _key_check(required: bool):  # noqa: ANN202 - a dependency factory
+    def check(
+        request: Request,
+        x_api_key: Annotated[str | None, Header(description="API key")] = None,
+    ) -> None:
+        keys = request.app.state.api_keys
+        if not keys.configured:
+            if required:
+                raise HTTPException(
+                    403, "no API keys are configured (RECSYS_API_KEYS): admin is off"
+                )
+            return
+        if not keys.accepts(x_api_key):
+            raise HTTPException(401, "missing or wrong X-API-Key header")
+
+    return check
+
+
+#: events: open when no keys are configured (a local demo), keyed otherwise
+WriteKey = Depends(_key_check(required=False))
+#: model activation: always needs a configured key
+AdminKey = Depends(_key_check(required=True))

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+MAX_CANDIDATES = 1_000
+MAX_EVENTS = 1_000
+ItemId = Field(min_length=1, max_length=128)
+
+
+class Explanation(BaseModel):
+    features: dict[str, Any] = Field(description="Online feature values the model was given")
+    inputs: dict[str, Any] | None = Field(None, description="The model's own inputs")
+    contributions: dict[str, float] | None = Field(
+        None, description="Per-input contribution to the score (LightGBM pred_contrib; + bias)"
+    )
+
 
 class RecommendedItem(BaseModel):
     item_id: str
-    score: float
+    score: float | None = Field(description="Null for a candidate the model cannot score")
     rank: int = Field(ge=1)
+    explanation: Explanation | None = None
 
 
 class RecommendationsResponse(BaseModel):
@@ -19,7 +33,9 @@ class RecommendationsResponse(BaseModel):
     user_id: str
     model_version: int
     algorithm: str
-    fallback: bool = Field(description="True when the user is unknown and popular items are served")
+    variant: str = Field(description="Experiment arm: active, vN (split), override-vN (model=)")
+    fallback: bool = Field(description="True when popular items are served instead of a ranking")
+    degraded: bool = Field(description="True when the online store did not answer")
     items: list[RecommendedItem]
     served_at: datetime
 
@@ -30,14 +46,89 @@ class RecommendationsResponse(BaseModel):
                     "request_id": "0b6f7c1e-8d2a-4f4e-9a51-2d7c9b1f3e10",
                     "user_id": "42",
                     "model_version": 3,
-                    "algorithm": "als",
+                    "algorithm": "two_stage",
+                    "variant": "active",
                     "fallback": False,
+                    "degraded": False,
                     "items": [{"item_id": "318", "score": 0.91, "rank": 1}],
-                    "served_at": "2026-11-28T12:00:00Z",
+                    "served_at": "2026-11-29T12:00:00Z",
                 }
             ]
         }
     }
+
+
+class RankRequestBody(BaseModel):
+    user_id: str = Field(min_length=1, max_length=128)
+    candidates: list[str] = Field(
+        min_length=1, max_length=MAX_CANDIDATES, description="Item ids to re-rank (≤ 1,000)"
+    )
+    k: int | None = Field(None, ge=1, le=MAX_CANDIDATES, description="Default: all candidates")
+    model: int | None = Field(None, ge=1, description="Model version (default: the user's arm)")
+    exclude_seen: bool = True
+    exclude: list[str] = Field(default_factory=list, max_length=MAX_CANDIDATES)
+    genres: list[str] = Field(default_factory=list, max_length=50)
+    explain: bool = False
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"user_id": "42", "candidates": ["1", "50", "318"], "k": 2}]
+        }
+    }
+
+
+class SimilarItemsResponse(BaseModel):
+    item_id: str
+    model_version: int
+    items: list[RecommendedItem]
+
+
+class EventIn(BaseModel):
+    event_id: str = Field(
+        min_length=1, max_length=128, description="Client id: sent twice, stored once"
+    )
+    user_id: str = Field(min_length=1, max_length=128)
+    item_id: str = Field(min_length=1, max_length=128)
+    event_type: str = Field(
+        min_length=1, max_length=32, pattern=r"^[a-z_]+$", examples=["view", "click", "rating"]
+    )
+    rating: float | None = Field(None, ge=0, le=10)
+    occurred_at: datetime | None = Field(None, description="Default: when received (UTC)")
+    request_id: UUID | None = Field(None, description="The recommendation this answers")
+
+
+class EventsBody(BaseModel):
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "events": [
+                        {"event_id": "c-1", "user_id": "42", "item_id": "318",
+                         "event_type": "click"}
+                    ]
+                }
+            ]
+        }
+    }  # fmt: skip
+
+
+class EventsResponse(BaseModel):
+    stored: int
+    duplicates: int
+    features_pushed: bool = Field(description="False when the online store could not be updated")
+
+
+class ModelInfo(BaseModel):
+    version: int
+    algorithm: str
+    feature_service: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    is_active: bool
+    created_at: datetime
+    activated_at: datetime | None
 
 
 class HealthResponse(BaseModel):

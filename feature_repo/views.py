@@ -3,7 +3,7 @@ from datetime import timedelta
 from entities import item, user
 from feast import FeatureView, Field
 from feast.types import Float64, Int64, String
-from sources import item_features_source, user_features_source
+from sources import item_features_source, user_features_push
 
 
 def _activity_fields(what: str) -> list[Field]:
@@ -27,7 +27,7 @@ user_stats = FeatureView(
     entities=[user],
     ttl=timedelta(0),
     schema=_activity_fields("Activity"),
-    source=user_features_source,
+    source=user_features_push,
     online=True,
     tags={"owner": "data-engineering"},
 )
@@ -52,7 +52,7 @@ user_taste = FeatureView(
     entities=[user],
     ttl=timedelta(0),
     schema=[Field(name="genre_counts", dtype=String, description="Interactions per genre")],
-    source=user_features_source,
+    source=user_features_push,
     online=True,
     tags={"owner": "data-engineering"},
 )

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recsys.serving.experiments import ExperimentConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -56,6 +58,23 @@ class Settings(BaseSettings):
     )
     model_refresh_seconds: float = Field(
         default=5.0, ge=0, description="Seconds between the API's checks for a newly active model"
+    )
+    store_timeout_seconds: float = Field(
+        default=0.25, gt=0, description="Timeout of every online-store (Redis) call of the API"
+    )
+    store_retry_seconds: float = Field(
+        default=1.0, ge=0, description="After a store failure, answer degraded this long"
+    )
+    feature_refresh_seconds: float = Field(
+        default=10.0, ge=0, description="How often the API looks for newly materialised features"
+    )
+    log_features_every: int = Field(
+        default=1, ge=1, description="Log the feature vectors of one request in this many"
+    )
+    serve_log_queue: int = Field(default=10_000, ge=1, description="Serve-log rows kept in memory")
+    experiment: ExperimentConfig = Field(
+        default_factory=ExperimentConfig,
+        description="A/B split and shadow models (JSON, see recsys.serving.experiments)",
     )
     reference_users: int = Field(
         default=300, description="Users sampled for a model's drift reference at training time"

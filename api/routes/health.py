@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.schemas import HealthResponse, ReadinessResponse
@@ -37,6 +38,20 @@ def readyz(request: Request) -> JSONResponse:
     checks["model"] = f"version {model.version} ({model.algorithm})" if model else "none active"
     if state.service.models.last_error:
         checks["model_load_error"] = state.service.models.last_error
-    ready = checks["postgres"] == "ok" and checks["redis"] == "ok" and model is not None
+    ready = (
+        checks["postgres"] == "ok"
+        and checks["redis"] == "ok"
+        and model is not None
+        and not state.shutting_down
+    )
+    if state.shutting_down:
+        checks["shutdown"] = "draining"
     body = ReadinessResponse(status="ready" if ready else "not ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get("/metrics", include_in_schema=True, response_class=Response)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests and latency per route and model, fallbacks, feature fetch."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,40 +2,155 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request
 
 from api.deps import ServiceDep
-from api.schemas import RecommendationsResponse, RecommendedItem
-from recsys.serving.recommender import NoModelError
+from api.schemas import (
+    MAX_CANDIDATES,
+    Explanation,
+    RankRequestBody,
+    RecommendationsResponse,
+    RecommendedItem,
+    SimilarItemsResponse,
+)
+from recsys.serving.models import UnknownModelError
+from recsys.serving.recommender import (
+    NoModelError,
+    RankRequest,
+    RecommendationResult,
+    serve_log_row,
+)
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 
-@router.get("/users/{user_id}/recommendations", response_model=RecommendationsResponse)
-def recommendations(
+def _answer(
+    request: Request,
     service: ServiceDep,
     background: BackgroundTasks,
-    user_id: Annotated[str, Path(min_length=1, max_length=128, description="External user id")],
-    k: Annotated[int, Query(ge=1, le=100, description="How many items to return")] = 10,
+    rank_request: RankRequest,
 ) -> RecommendationsResponse:
-    """Ranked items for a user from the active model, scored with online features from Feast.
-
-    An unknown user gets the most popular items with `fallback: true`.
-    """
     try:
-        result = service.recommend(user_id, k)
+        result, shadows = service.recommend(rank_request)
     except NoModelError as exc:
-        raise HTTPException(status_code=503, detail=str(exc)) from exc
-    # Logged after the response is sent, so the client does not wait for the insert.
-    background.add_task(service.log, result)
+        raise HTTPException(503, str(exc)) from exc
+    except UnknownModelError as exc:
+        raise HTTPException(404, f"model: {exc}") from exc
+    request.state.model = str(result.model_version)
+    log = request.app.state.serve_log
+    log.submit(serve_log_row(result, rank_request.endpoint))
+    if result.degraded:
+        request.app.state.metrics.fallbacks.labels("store_unavailable").inc()
+    elif result.fallback:
+        request.app.state.metrics.fallbacks.labels("cold_start").inc()
+    request.app.state.metrics.feature_fetch.labels(rank_request.endpoint).observe(
+        result.feature_seconds
+    )
+    if shadows:  # scored and logged after the response: never served, never in the way
+        background.add_task(
+            service.run_shadows,
+            shadows,
+            lambda r, of: log.submit(serve_log_row(r, rank_request.endpoint, shadow_of=of)),
+        )
+    return _response(result)
+
+
+def _response(result: RecommendationResult) -> RecommendationsResponse:
     return RecommendationsResponse(
         request_id=result.request_id,
         user_id=result.user_id,
         model_version=result.model_version,
         algorithm=result.algorithm,
+        variant=result.variant,
         fallback=result.fallback,
+        degraded=result.degraded,
+        items=[
+            RecommendedItem(
+                item_id=i.item_id,
+                score=i.score,
+                rank=i.rank,
+                explanation=Explanation(**i.explanation) if i.explanation else None,
+            )
+            for i in result.items
+        ],
+        served_at=result.served_at,
+    )
+
+
+@router.get("/users/{user_id}/recommendations", response_model=RecommendationsResponse)
+def recommendations(
+    request: Request,
+    service: ServiceDep,
+    background: BackgroundTasks,
+    user_id: Annotated[str, Path(min_length=1, max_length=128, description="External user id")],
+    k: Annotated[int, Query(ge=1, le=100, description="How many items to return")] = 10,
+    model: Annotated[int | None, Query(ge=1, description="Model version override")] = None,
+    exclude_seen: Annotated[bool, Query(description="Leave out items the user had")] = True,
+    exclude: Annotated[
+        list[str], Query(max_length=MAX_CANDIDATES, description="Item ids to leave out")
+    ] = [],  # noqa: B006 - FastAPI copies query defaults
+    genre: Annotated[
+        list[str], Query(max_length=50, description="Only items in any of these genres")
+    ] = [],  # noqa: B006
+    explain: Annotated[
+        bool, Query(description="Feature values and contributions per item")
+    ] = False,
+) -> RecommendationsResponse:
+    """Ranked items for a user from the user's model (experiment arm or the active version),
+    scored with online features from Feast.
+
+    An unknown user gets the most popular items with `fallback: true`; when the online store
+    does not answer, `degraded: true`.
+    """
+    return _answer(
+        request,
+        service,
+        background,
+        RankRequest(
+            user_id=user_id, k=k, model_version=model, exclude_seen=exclude_seen,
+            exclude=exclude, genres=genre, explain=explain,
+        ),
+    )  # fmt: skip
+
+
+@router.post("/rank", response_model=RecommendationsResponse)
+def rank(
+    request: Request, service: ServiceDep, background: BackgroundTasks, body: RankRequestBody
+) -> RecommendationsResponse:
+    """Re-rank caller-supplied candidates (up to 1,000) for a user. Candidates the model cannot
+    score (items new since training) come last, in the given order, with a null score."""
+    return _answer(
+        request,
+        service,
+        background,
+        RankRequest(
+            user_id=body.user_id, k=body.k or len(body.candidates), candidates=body.candidates,
+            model_version=body.model, exclude_seen=body.exclude_seen, exclude=body.exclude,
+            genres=body.genres, explain=body.explain, endpoint="rank",
+        ),
+    )  # fmt: skip
+
+
+@router.get("/items/{item_id}/similar", response_model=SimilarItemsResponse)
+def similar_items(
+    request: Request,
+    service: ServiceDep,
+    item_id: Annotated[str, Path(min_length=1, max_length=128)],
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> SimilarItemsResponse:
+    """Items most often interacted with by the same users (co-occurrence cosine); an unknown
+    item is a 404."""
+    try:
+        result = service.similar(item_id, k)
+    except NoModelError as exc:
+        raise HTTPException(503, str(exc)) from exc
+    request.state.model = str(result.model_version)
+    if not result.items and item_id not in service.catalogue:
+        raise HTTPException(404, f"item_id: unknown item {item_id!r}")
+    return SimilarItemsResponse(
+        item_id=item_id,
+        model_version=result.model_version,
         items=[
             RecommendedItem(item_id=i.item_id, score=i.score, rank=i.rank) for i in result.items
         ],
-        served_at=result.served_at,
     )

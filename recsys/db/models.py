@@ -141,6 +141,31 @@ class ServedRequest(Base):
     scores: Mapped[list[float]] = mapped_column(ARRAY(Double))
     features: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     latency_ms: Mapped[float] = mapped_column(Double)
+    # experiment arm ("control", "treatment-…", or "shadow" for a model scored but not served)
+    variant: Mapped[str] = mapped_column(String(64), server_default="default")
+    shadow_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    endpoint: Mapped[str] = mapped_column(String(32), server_default="recommendations")
+    degraded: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+
+class Event(Base):
+    """Feedback received through ``POST /v1/events``: stored once per client event id (a retry
+    of the same id is a no-op), with the serve-log request it answers when the client says so.
+    Each event is also an interaction (so features and training see it)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index(None, "request_id"), Index(None, "user_id", "occurred_at"))
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    item_id: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(String(32))
+    rating: Mapped[float | None] = mapped_column(Double)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    request_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class DriftReport(Base):

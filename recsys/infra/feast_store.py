@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 REGISTRY_SCHEMA = "feast_registry"
 
 
-def feast_environment(settings: Settings, endpoints: Endpoints) -> dict[str, str]:
+def feast_environment(
+    settings: Settings, endpoints: Endpoints, store_timeout: float | None = None
+) -> dict[str, str]:
     registry_url = endpoints.sqlalchemy_url.update_query_dict(
         {"options": f"-csearch_path={REGISTRY_SCHEMA}"}
     ).render_as_string(hide_password=False)
@@ -32,13 +34,21 @@ def feast_environment(settings: Settings, endpoints: Endpoints) -> dict[str, str
         "RECSYS_FEAST_PG_DATABASE": endpoints.pg_database,
         "RECSYS_FEAST_PG_USER": endpoints.pg_user,
         "RECSYS_FEAST_PG_PASSWORD": endpoints.pg_password,
-        "RECSYS_FEAST_REDIS": endpoints.feast_redis_connection_string,
+        "RECSYS_FEAST_REDIS": endpoints.feast_redis_connection_string
+        + (
+            f",socket_timeout={store_timeout},socket_connect_timeout={store_timeout}"
+            if store_timeout
+            else ""
+        ),
     }
 
 
-def build_feature_store(settings: Settings, endpoints: Endpoints) -> FeatureStore:
-    """A FeatureStore on `feature_repo/`, configured for these endpoints."""
-    os.environ.update(feast_environment(settings, endpoints))
+def build_feature_store(
+    settings: Settings, endpoints: Endpoints, store_timeout: float | None = None
+) -> FeatureStore:
+    """A FeatureStore on `feature_repo/`, configured for these endpoints. ``store_timeout``
+    bounds every Redis call (the API's; batch jobs such as materialize keep none)."""
+    os.environ.update(feast_environment(settings, endpoints, store_timeout))
     from feast import FeatureStore
 
     return FeatureStore(repo_path=str(settings.feature_repo))

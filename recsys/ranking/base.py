@@ -206,6 +206,31 @@ class Ranker(ABC):
         are its own top-n; a two-stage ranker asks its generator."""
         return self.recommend(user_id, n, exclude=exclude, exclude_seen=exclude_seen)
 
+    def similar_items(self, item_id: str, k: int) -> Recommendations:
+        """Items most often interacted with by the same users (cosine of co-occurrence counts);
+        empty for an unknown item. Shared by every ranker: it needs only the training matrix."""
+        item = self._item_index.get_indexer([item_id])[0]
+        if item < 0:
+            return Recommendations(np.array([], dtype=str), np.array([]))
+        binary = self.seen_.astype(bool).astype(np.float32)
+        users = binary[:, [item]]
+        co = np.asarray((binary.T @ users).todense()).ravel()
+        counts = np.asarray(binary.sum(axis=0)).ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scores = co / np.sqrt(counts * counts[item])
+        scores[item] = 0.0
+        scores[~np.isfinite(scores)] = 0.0
+        candidates = np.flatnonzero(scores > 0)
+        top = candidates[np.argsort(-scores[candidates], kind="stable")][:k]
+        return Recommendations(self.item_ids_[top], scores[top])
+
+    def explain(
+        self, user_id: str, item_ids: Sequence[str], features: pd.DataFrame | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """(model inputs, per-input contributions to the score) per item, for models that can
+        attribute their score; None for the others."""
+        return None
+
     def popular_items(self, k: int, exclude: Iterable[str] = ()) -> Recommendations:
         """Most interacted-with items in the training data: the cold-start fallback."""
         scores = self.item_popularity_.copy()

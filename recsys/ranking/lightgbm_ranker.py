@@ -186,13 +186,26 @@ class LightGBMRanker(Ranker):
     ) -> np.ndarray:
         item_ids = list(item_ids)
         out = np.full(len(item_ids), np.nan)
+        inputs = self._inputs(user_id, item_ids, features)
+        if inputs is not None:
+            out[inputs.index.to_numpy()] = self.booster_.predict(
+                inputs.to_numpy(dtype=np.float64), num_threads=1
+            )
+        return out
+
+    def _inputs(
+        self, user_id: str, item_ids: list[str], features: pd.DataFrame | None
+    ) -> pd.DataFrame | None:
+        """The booster's input rows for the items it can score, indexed by their positions in
+        ``item_ids``; None when it can score none (unknown user or items)."""
         known = self._item_index.get_indexer(item_ids) >= 0
         if not known.any() or not self.knows_user(user_id):
-            return out
+            return None
+        positions = np.flatnonzero(known)
         rows = pd.DataFrame({"user_id": user_id, "item_id": np.asarray(item_ids)[known]})
         store = None
         if features is not None:
-            store = features.iloc[np.flatnonzero(known)].reset_index(drop=True)
+            store = features.iloc[positions].reset_index(drop=True)
         # Ages are measured at the features' point in time when given (offline evaluation),
         # otherwise now (serving).
         if store is not None and "event_timestamp" in store:
@@ -206,10 +219,21 @@ class LightGBMRanker(Ranker):
             self.store_columns_,
             self.time_columns_,
         )
-        out[known] = self.booster_.predict(
-            inputs[self.input_columns_].to_numpy(dtype=np.float64), num_threads=1
+        return inputs[self.input_columns_].set_axis(positions)
+
+    def explain(
+        self, user_id: str, item_ids: Sequence[str], features: pd.DataFrame | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The booster's inputs per item and their SHAP contributions (``pred_contrib``): the
+        contributions plus ``bias`` add up to the item's score."""
+        inputs = self._inputs(user_id, list(item_ids), features)
+        if inputs is None:
+            return None
+        contributions = self.booster_.predict(
+            inputs.to_numpy(dtype=np.float64), pred_contrib=True, num_threads=1
         )
-        return out
+        columns = [*self.input_columns_, "bias"]
+        return inputs, pd.DataFrame(contributions, columns=columns, index=inputs.index)
 
     def recommend(
         self,

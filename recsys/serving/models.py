@@ -1,4 +1,5 @@
-"""The model being served: the registry's active version, reloaded when it changes."""
+"""The models being served: the registry's active version (reloaded when it changes) and any
+version asked for by name (an experiment arm, a shadow, a `model=` override)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from recsys.db.models import Model
 from recsys.ranking import Ranker
 from recsys.training.registry import active_model, load_model
 
@@ -20,11 +23,16 @@ class ServedModel:
     ranker: Ranker
 
 
+class UnknownModelError(LookupError):
+    """No registered version with that number."""
+
+
 class ActiveModelHolder:
     """Keeps the active model in memory; checks the registry at most every ``refresh_seconds``.
 
     A version whose artifact is missing or corrupt is refused: the one already loaded keeps
-    serving and the error is kept for /readyz and the logs.
+    serving and the error is kept for /readyz and the logs. Other versions are loaded on first
+    use and kept (a few at most: experiments compare two or three).
     """
 
     def __init__(self, engine: Engine, refresh_seconds: float = 5.0) -> None:
@@ -33,6 +41,7 @@ class ActiveModelHolder:
         self._lock = threading.Lock()
         self._current: ServedModel | None = None
         self._checked_at = float("-inf")
+        self._by_version: dict[int, ServedModel] = {}
         self.last_error: str | None = None
 
     def get(self) -> ServedModel | None:
@@ -44,6 +53,27 @@ class ActiveModelHolder:
             finally:
                 self._lock.release()
         return self._current
+
+    def version(self, version: int) -> ServedModel:
+        """A specific registered version (loaded once, then kept)."""
+        current = self._current
+        if current is not None and current.version == version:
+            return current
+        if version in self._by_version:
+            return self._by_version[version]
+        with Session(self._engine) as session:
+            row = session.scalar(select(Model).where(Model.version == version))
+        if row is None:
+            raise UnknownModelError(f"no model version {version}")
+        served = ServedModel(row.version, row.algorithm, row.feature_service, load_model(row))
+        self._by_version[version] = served
+        return served
+
+    def loaded(self) -> list[ServedModel]:
+        models = {m.version: m for m in self._by_version.values()}
+        if self._current is not None:
+            models[self._current.version] = self._current
+        return list(models.values())
 
     def _reload(self) -> None:
         row = active_model(self._engine)

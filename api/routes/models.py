@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
+
+from api.deps import AdminKey
+from api.schemas import ModelInfo
+from recsys.training.registry import ArtifactError, activate, list_models
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+@router.get("", response_model=list[ModelInfo])
+def models(request: Request) -> list[ModelInfo]:
+    """Every registered model version, newest first."""
+    return [
+        ModelInfo(
+            version=m.version, algorithm=m.algorithm, feature_service=m.feature_service,
+            params=m.params, metrics=m.metrics, is_active=m.is_active, created_at=m.created_at,
+            activated_at=m.activated_at,
+        )
+        for m in list_models(request.app.state.engine)
+    ]  # fmt: skip
+
+
+@router.post("/{version}/activate", response_model=ModelInfo, dependencies=[AdminKey])
+def activate_model(request: Request, version: Annotated[int, Path(ge=1)]) -> ModelInfo:
+    """Make a version the active one (admin: X-API-Key). Its artifact is checked first: a
+    corrupt or missing one is refused (409) and the current version keeps serving."""
+    try:
+        m = activate(request.app.state.engine, version)
+    except ArtifactError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except LookupError as exc:
+        raise HTTPException(404, f"version: {exc}") from exc
+    return ModelInfo(
+        version=m.version, algorithm=m.algorithm, feature_service=m.feature_service,
+        params=m.params, metrics=m.metrics, is_active=m.is_active, created_at=m.created_at,
+        activated_at=m.activated_at,
+    )  # fmt: skip
