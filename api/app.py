@@ -17,7 +17,7 @@ from api.security import ApiKeys
 from recsys import __version__
 from recsys.config import Settings
 from recsys.infra.database import create_db_engine
-from recsys.infra.feast_store import build_feature_store
+from recsys.infra.feast_store import build_feature_store, fail_fast_online_store
 from recsys.infra.services import resolve_endpoints
 from recsys.serving.catalogue import Catalogue
 from recsys.serving.feature_reader import OnlineFeatureReader
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         endpoints = resolve_endpoints(cfg)
         engine = create_db_engine(endpoints)
         store = build_feature_store(cfg, endpoints, store_timeout=cfg.store_timeout_seconds)
+        fail_fast_online_store(store)
         state = app.state
         state.engine, state.store, state.shutting_down = engine, store, False
         state.metrics = ServingMetrics()

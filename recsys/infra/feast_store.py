@@ -52,3 +52,18 @@ def build_feature_store(
     from feast import FeatureStore
 
     return FeatureStore(repo_path=str(settings.feature_repo))
+
+
+def fail_fast_online_store(store: FeatureStore) -> None:
+    """No retries on the online store's Redis client (redis-py 7 retries a refused connection
+    three times with up to 10 s of backoff by default): the API answers degraded at once instead
+    and asks again after ``store_retry_seconds``. Feast exposes no setting for it, so this reaches
+    into its Redis online store; the client connects lazily, so Redis may be down now."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    online_store = store._get_provider().online_store
+    get_client = getattr(online_store, "_get_client", None)
+    if get_client is None:  # not the Redis online store: nothing to tune
+        return
+    get_client(store.config.online_store).set_retry(Retry(NoBackoff(), 0))

