@@ -4,6 +4,7 @@ experiments with shadows, and degraded answers when Redis stops."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 import uuid
@@ -287,7 +288,5 @@ def test_degraded_answers_when_redis_stops_then_recovery(served, tmp_path) -> No
                 assert time.monotonic() < deadline, "no recovery within 5 s of Redis returning"
                 time.sleep(0.1)
     finally:
-        try:
+        with contextlib.suppress(redis.RedisError):
             redis.Redis(port=port).shutdown(nosave=True)
-        except redis.RedisError:
-            pass
