@@ -71,7 +71,9 @@ def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_d
             text("SELECT items, features FROM served_requests WHERE request_id = :r"),
             {"r": body["request_id"]},
         ).one()
-        total = conn.execute(text("SELECT count(*) FROM served_requests")).scalar_one()
+        total = conn.execute(
+            text("SELECT count(*) FROM served_requests WHERE served_at >= :t"), {"t": started}
+        ).scalar_one()
     assert logged.items == items and total == 42
     # The logged features are the online store's values for exactly those items.
     online = feature_store.get_online_features(
@@ -82,7 +84,7 @@ def test_pipeline_serves_personalised_and_fallback_recommendations_and_reports_d
     assert logged.features["user"]["user_stats__interaction_count"] == len(history)
 
     summary = build_drift_report(
-        settings, engine, started - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1)
+        settings, engine, started, datetime.now(UTC) + timedelta(minutes=1)
     )
     assert summary.model_version == als.version and summary.current_rows == 7 + 40 * 10
     assert Path(summary.html_path).stat().st_size > 10_000 and Path(summary.json_path).is_file()

@@ -90,12 +90,16 @@ def test_recommendations_filter_explain_and_log(served, client, engine) -> None:
     assert client.get(f"/v1/users/{user}/recommendations?k=0").status_code == 422
     missing = client.get(f"/v1/users/{user}/recommendations?model=999")
     assert missing.status_code == 404 and "model" in missing.json()["detail"]
-    client.close()  # shutdown drains the serve log
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT items, variant, endpoint, features FROM served_requests "
-                 "WHERE request_id = :r"), {"r": body["request_id"]},
-        ).one()  # fmt: skip
+    row = None
+    deadline = time.monotonic() + 5  # the serve log is written off the response path
+    while row is None and time.monotonic() < deadline:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT items, variant, endpoint, features FROM served_requests "
+                     "WHERE request_id = :r"), {"r": body["request_id"]},
+            ).one_or_none()  # fmt: skip
+        time.sleep(0.05)
+    assert row is not None
     assert row.items == _items(body) and row.variant == "active"
     assert row.endpoint == "recommendations" and len(row.features["items"]) == 10
 

@@ -99,9 +99,16 @@ def test_a_materialisation_is_picked_up_and_a_push_is_seen_at_once(  # type: ign
     feature_store.write_to_online_store(
         "user_stats",
         pd.DataFrame(
-            {"user_id": ["0"], "event_timestamp": [pushed_at], "created_at": [pushed_at],
-             "interaction_count": [12345], "mean_rating": [4.0], "last_interaction_ts": [0],
-             "days_since_last_interaction": [0.0], "first_interaction_ts": [0]}
+            {
+                "user_id": ["0"],
+                "event_timestamp": [pushed_at],
+                "created_at": [pushed_at],
+                "interaction_count": [12345],
+                "mean_rating": [4.0],
+                "last_interaction_ts": [0],
+                "days_since_last_interaction": [0.0],
+                "first_interaction_ts": [0],
+            }
         ),  # fmt: skip
     )
     assert reader.fetch("0", [item])["user_stats__interaction_count"].iloc[0] == 12345
