@@ -167,22 +167,29 @@ def model_inputs(
     """One row per (user, item) in ``rows`` order: the scorers' relative scores
     (:func:`relative_scores`), the store features (NaN where missing), and for each timestamp
     column its age in days at the row's ``event_timestamp`` (``<column>_age_days``)."""
-    frame = pd.DataFrame({k: np.asarray(v) for k, v in scores.items()}, index=rows.index)
-    when = pd.to_datetime(rows["event_timestamp"], utc=True)
-    now_s = (when - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    # Columns are built as arrays and framed once: this runs on every request.
+    columns = {k: np.asarray(v, dtype=np.float64) for k, v in scores.items()}
+    missing = np.full(len(rows), np.nan)
+    when = rows["event_timestamp"]
+    if not isinstance(when.dtype, pd.DatetimeTZDtype):
+        when = pd.to_datetime(when, utc=True)
+    naive = when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    now_s = naive.astype("datetime64[ns]").astype(np.int64) / 1e9
+    available = store_features.columns if store_features is not None else ()
     for column in time_columns:
-        if store_features is not None and column in store_features:
-            stamp = pd.to_numeric(store_features[column], errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
-            frame[f"{column}_age_days"] = (now_s - stamp) / 86_400.0
+        if column in available:
+            columns[f"{column}_age_days"] = (now_s - _as_float(store_features[column])) / 86_400.0
         else:
-            frame[f"{column}_age_days"] = np.nan
+            columns[f"{column}_age_days"] = missing
     for column in store_columns:
-        if store_features is not None and column in store_features:
-            frame[column] = pd.to_numeric(store_features[column], errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
-        else:
-            frame[column] = np.nan
-    return frame
+        columns[column] = _as_float(store_features[column]) if column in available else missing
+    return pd.DataFrame(columns, index=rows.index)
+
+
+def _as_float(values: pd.Series) -> np.ndarray:
+    """Numbers as float64, None and anything non-numeric as NaN."""
+    array = values.to_numpy()
+    try:
+        return array.astype(np.float64)  # numeric, or objects that are numbers and None
+    except (TypeError, ValueError):
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)

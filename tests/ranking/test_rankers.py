@@ -166,3 +166,23 @@ def test_registry_by_name() -> None:
     assert isinstance(create_ranker("als", {"factors": 4}), ALSRanker)
     with pytest.raises(ValueError, match="unknown ranker 'nope'"):
         create_ranker("nope")
+
+
+def test_model_inputs_turn_timestamps_into_ages_at_the_rows_time() -> None:
+    from recsys.ranking.learning_to_rank import model_inputs
+
+    when = pd.Timestamp("2026-01-11", tz="UTC")
+    rows = pd.DataFrame({"user_id": ["u", "u"], "item_id": ["a", "b"], "event_timestamp": when})
+    day = pd.Timestamp("2026-01-01", tz="UTC").timestamp()
+    store = pd.DataFrame(
+        {
+            "x__last_ts": np.array([day, None], dtype=object),
+            "x__n": np.array([3, None], dtype=object),
+        }
+    )
+    inputs = model_inputs(rows, {"s_score": [0.5, 0.1]}, store, ["x__n"], ["x__last_ts"])
+    np.testing.assert_allclose(inputs["x__last_ts_age_days"], [10.0, np.nan])
+    np.testing.assert_allclose(inputs["x__n"], [3.0, np.nan])
+    as_strings = rows.assign(event_timestamp=["2026-01-11T00:00:00Z"] * 2)
+    again = model_inputs(as_strings, {"s_score": [0.5, 0.1]}, store, ["x__n"], ["x__last_ts"])
+    np.testing.assert_allclose(again["x__last_ts_age_days"], [10.0, np.nan])
