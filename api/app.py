@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.routes import events, health, models, recommendations
 from api.security import ApiKeys
@@ -91,20 +92,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next) -> Response:  # noqa: ANN001
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        model = getattr(request.state, "model", "-")
-        metrics = request.app.state.metrics
-        metrics.requests.labels(path, model, str(response.status_code)).inc()
-        metrics.latency.labels(path, model).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(RequestMetrics)
     app.include_router(health.router)
     app.include_router(recommendations.router)
     app.include_router(events.router)
     app.include_router(models.router)
     return app
+
+
+class RequestMetrics:
+    """Counts and times every HTTP request by route template and model version (plain ASGI:
+    cheaper than a BaseHTTPMiddleware on the hot path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            model = scope.get("state", {}).get("model", "-")
+            metrics = scope["app"].state.metrics
+            metrics.requests.labels(path, model, str(status)).inc()
+            metrics.latency.labels(path, model).observe(time.perf_counter() - started)

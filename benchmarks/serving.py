@@ -57,7 +57,7 @@ def _free_port() -> int:
 
 
 def _start_server(port: int, pool: int) -> subprocess.Popen:
-    env = {**os.environ, "RECSYS_CANDIDATE_POOL": str(pool), "RECSYS_LOG_FEATURES_EVERY": "10"}
+    env = {**os.environ, "RECSYS_CANDIDATE_POOL": str(pool)}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--workers", "2",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
@@ -148,7 +148,7 @@ def _feature_ratio(settings: Settings, n: int, repeats: int) -> list[tuple[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running API (default: start one with 2 workers)")
-    parser.add_argument("--pool", type=int, default=1000, help="server candidate pool")
+    parser.add_argument("--pool", type=int, default=200, help="server candidate pool")
     parser.add_argument("--requests", type=int, default=400, help="sequential requests per row")
     parser.add_argument("--seconds", type=float, default=10.0, help="per concurrency level")
     args = parser.parse_args()

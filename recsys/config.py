@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="How often the API looks for newly materialised features"
     )
     log_features_every: int = Field(
-        default=1, ge=1, description="Log the feature vectors of one request in this many"
+        default=10, ge=1, description="Log the feature vectors of one request in this many"
     )
     serve_log_queue: int = Field(default=10_000, ge=1, description="Serve-log rows kept in memory")
     experiment: ExperimentConfig = Field(

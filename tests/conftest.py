@@ -87,6 +87,7 @@ def settings(test_endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory
         data_dir=tmp_path_factory.mktemp("data"),
         dataset_path=ML_LATEST_SMALL,
         reference_users=100,
+        log_features_every=1,
         _env_file=None,
     )
 

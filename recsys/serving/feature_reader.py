@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -92,6 +93,15 @@ class OnlineFeatureReader:
         self._on_demand_cache: dict[tuple, dict[str, np.ndarray]] = {}
         self._on_demand_cache_size = on_demand_cache_size
         self._plan = self._make_plan()
+        self._online_store = store._get_provider().online_store
+        self._user_views = []  # (FeatureView, [feature names]) read per request
+        self._value_types = {}
+        for name in dict.fromkeys(ref.split(":")[0] for ref in self._plan.user_refs):
+            view = store.get_feature_view(name, allow_registry_cache=True)
+            features = [r.split(":")[1] for r in self._plan.user_refs if r.split(":")[0] == name]
+            self._user_views.append((view, features))
+            for field in view.features:
+                self._value_types[field.name, name] = field.dtype.to_value_type()
         self._snapshot = self._load_snapshot(self._registry_version())
         self._checked_at = time.monotonic()
         self._refreshing = threading.Lock()
@@ -160,12 +170,36 @@ class OnlineFeatureReader:
         return {name: values[groups] for name, values in kept.items() if name != "done"}
 
     def _read_user(self, user_id: str) -> dict[str, object]:
-        response = self._store.get_online_features(
-            features=self._plan.user_refs,
-            entity_rows=[{USER_KEY: user_id}],
-            full_feature_names=True,
-        ).to_dict()
-        return {k: v[0] for k, v in response.items() if k != USER_KEY}
+        """The user's views, one online-store read each: the store's own ``online_read`` and
+        Feast's own value conversion, without ``get_online_features``' per-call planning
+        (≈ 1.3 ms of Python for one entity, ten times the Redis round trip)."""
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+        from feast.type_map import feast_value_type_to_python_type
+
+        key = EntityKey(join_keys=[USER_KEY], entity_values=[Value(string_val=user_id)])
+        now = datetime.now(UTC)
+        values: dict[str, object] = {}
+        for view, features in self._user_views:
+            [(stamp, data)] = self._online_store.online_read(
+                self._store.config, view, [key], features
+            )
+            expired = (
+                stamp is not None
+                and bool(view.ttl)
+                and stamp.replace(tzinfo=stamp.tzinfo or UTC) < now - view.ttl
+            )
+            prefix = view.projection.name_to_use()
+            for feature in features:
+                proto = None if data is None or expired else data.get(feature)
+                values[f"{prefix}__{feature}"] = (
+                    None
+                    if proto is None
+                    else feast_value_type_to_python_type(
+                        proto, self._value_types[feature, view.name]
+                    )
+                )
+        return values
 
     # -- the item snapshot ----------------------------------------------------------------------
     def refresh_if_stale(self, force: bool = False) -> bool:
