@@ -182,7 +182,7 @@ class OnlineFeatureReader:
         values: dict[str, object] = {}
         for view, features in self._user_views:
             [(stamp, data)] = self._online_store.online_read(
-                self._store.config, view, [key], features
+                self._store.config, view, [key], list(features)  # Feast appends to the list
             )
             expired = (
                 stamp is not None
