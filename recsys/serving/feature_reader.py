@@ -157,15 +157,9 @@ class OnlineFeatureReader:
                 else [user_values[name]] * len(rows)
                 for name in self._plan.on_demand_inputs(odfv)
             }
-            out = odfv.transform_arrow(pa.Table.from_pydict(table), full_feature_names=True)
-            prefix = f"{odfv.projection.name_to_use()}__"
-            for name in out.column_names:
-                if name.startswith(prefix):
-                    values = kept.setdefault(name, np.full(len(kept["done"]), None, dtype=object))
-                    # Feast's response turns a NaN from the transformation into a missing value
-                    values[missing] = [
-                        None if v is None or v != v else v for v in out.column(name).to_pylist()
-                    ]
+            for name, values in _transform(odfv, table).items():
+                kept.setdefault(name, np.full(len(kept["done"]), None, dtype=object))
+                kept[name][missing] = values
             kept["done"][missing] = True
         return {name: values[groups] for name, values in kept.items() if name != "done"}
 
@@ -182,7 +176,10 @@ class OnlineFeatureReader:
         values: dict[str, object] = {}
         for view, features in self._user_views:
             [(stamp, data)] = self._online_store.online_read(
-                self._store.config, view, [key], list(features)  # Feast appends to the list
+                self._store.config,
+                view,
+                [key],
+                list(features),  # Feast appends to the list
             )
             expired = (
                 stamp is not None
@@ -312,3 +309,29 @@ def _repeat(value: object, n: int) -> np.ndarray:
     array = np.empty(n, dtype=object)
     array[:] = [value] * n if isinstance(value, (list, tuple)) else value
     return array
+
+
+def _transform(odfv, inputs: dict[str, list]) -> dict[str, list]:  # noqa: ANN001 - feast type
+    """The on-demand view's outputs (full names) for input rows given by full input names.
+
+    A pandas-mode view's function runs on a DataFrame directly, as Feast's own
+    ``PandasTransformation.transform`` does, skipping the Arrow round trip of the online path;
+    its inputs carry both the full and the short names (Feast gives the function both). Other
+    modes go through ``transform_arrow``. NaN outputs become None, as in Feast's response."""
+    prefix = f"{odfv.projection.name_to_use()}__"
+    wanted = {f.name for f in odfv.projection.features}
+    if odfv.mode == "pandas":
+        frame = pd.DataFrame(inputs)
+        for name in inputs:
+            frame[name.split("__", 1)[-1]] = frame[name]
+        out = odfv.feature_transformation.transform(frame)
+        columns = {f"{prefix}{n}": out[n].tolist() for n in out.columns if n in wanted}
+    else:
+        table = odfv.transform_arrow(pa.Table.from_pydict(inputs), full_feature_names=True)
+        columns = {
+            n: table.column(n).to_pylist() for n in table.column_names if n.startswith(prefix)
+        }
+    return {
+        name: [None if v is None or v != v else v for v in values]
+        for name, values in columns.items()
+    }

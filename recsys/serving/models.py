@@ -76,7 +76,11 @@ class ActiveModelHolder:
         return list(models.values())
 
     def _reload(self) -> None:
-        row = active_model(self._engine)
+        try:
+            row = active_model(self._engine)
+        except Exception as exc:  # Postgres away: keep serving what is loaded
+            self.last_error = f"model registry unavailable: {type(exc).__name__}"
+            return
         if row is None or (self._current is not None and self._current.version == row.version):
             return
         try:
