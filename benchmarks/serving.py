@@ -8,8 +8,8 @@ settings as the CLI) and stops it afterwards. It needs a trained, active model (
 
 1. one client, sequential: ``GET /v1/users/{id}/recommendations`` (the server's candidate pool)
    and ``POST /v1/rank`` with 100 and 1,000 candidates — p50/p95/p99 in ms;
-2. 16, 32 and 64 concurrent clients (asyncio + httpx) on the 2 workers: requests/s, p50/p99 and
-   errors (any non-2xx or transport error);
+2. 16, 32 and 64 concurrent keep-alive clients (a bare asyncio HTTP/1.1 client) on the 2
+   workers: requests/s, p50/p99 and errors (any non-2xx or transport error);
 3. online features for 1,000 candidates, in this process: stock ``get_online_features`` for the
    model's FeatureService against :class:`~recsys.serving.feature_reader.OnlineFeatureReader`
    for a user seen for the first time (on-demand features computed) and a returning user.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -89,28 +90,45 @@ def _sequential(client: httpx.Client, calls: list, repeat: int) -> list[float]:
 
 
 async def _load(base: str, calls: list, clients: int, seconds: float) -> tuple[int, int, list]:
+    """``clients`` keep-alive connections, each sending its next request as soon as the last
+    answer is in. A bare asyncio HTTP/1.1 client: httpx's own CPU per request would compete with
+    the server for the same 2 cores and cap what is measured."""
+    host, port = base.removeprefix("http://").split(":")
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
 
-        async def worker(offset: int) -> None:
-            nonlocal errors
-            i = offset
-            while time.perf_counter() < stop_at:
-                method, url, body = calls[i % len(calls)]
-                i += clients
-                started = time.perf_counter()
-                try:
-                    response = await client.request(method, url, json=body)
-                    if response.status_code >= 300:
-                        errors += 1
-                except httpx.HTTPError:
+    async def worker(offset: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        i = offset
+        while time.perf_counter() < stop_at:
+            method, url, body = calls[i % len(calls)]
+            i += clients
+            payload = b"" if body is None else json.dumps(body).encode()
+            head = f"{method} {url} HTTP/1.1\r\nhost: {host}\r\n"
+            if payload:
+                head += f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n"
+            started = time.perf_counter()
+            try:
+                writer.write(head.encode() + b"\r\n" + payload)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode().partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                if not status_line.split()[1].startswith(b"2"):
                     errors += 1
-                latencies.append((time.perf_counter() - started) * 1000)
+            except (OSError, asyncio.IncompleteReadError, IndexError):
+                errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, int(port))
+            latencies.append((time.perf_counter() - started) * 1000)
+        writer.close()
 
-        await asyncio.gather(*(worker(i) for i in range(clients)))
+    await asyncio.gather(*(worker(i) for i in range(clients)))
     return len(latencies), errors, latencies
 
 

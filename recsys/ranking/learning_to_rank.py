@@ -138,22 +138,36 @@ def relative_scores(scorers: Mapping[str, Ranker], rows: pd.DataFrame) -> dict[s
         out[f"{name}_rank"] = np.full(len(rows), np.nan)
     item_ids = rows["item_id"].to_numpy()
     for user_id, index in rows.groupby("user_id", sort=False).indices.items():
-        for name, scorer in scorers.items():
-            every = scorer.score_all(str(user_id)).copy()
-            every[scorer.seen_items(str(user_id))] = np.nan
-            finite = np.sort(every[np.isfinite(every)])
-            if finite.size == 0:
-                continue
-            positions = scorer._item_index.get_indexer(item_ids[index])
+        for column, values in user_relative_scores(scorers, str(user_id), item_ids[index]).items():
+            out[column][index] = values
+    return out
+
+
+def user_relative_scores(
+    scorers: Mapping[str, Ranker], user_id: str, item_ids: np.ndarray
+) -> dict[str, np.ndarray]:
+    """:func:`relative_scores` for one user's items (the serving path: no grouping)."""
+    out = {}
+    for name, scorer in scorers.items():
+        score = np.full(len(item_ids), np.nan)
+        rank = np.full(len(item_ids), np.nan)
+        every = scorer.score_all(user_id).copy()
+        every[scorer.seen_items(user_id)] = np.nan
+        finite = np.sort(every[np.isfinite(every)])
+        if finite.size:
+            positions = scorer._item_index.get_indexer(item_ids)
             mine = np.where(positions >= 0, every[positions], np.nan)
             spread = finite.std()
-            out[f"{name}_score"][index] = (mine - finite.mean()) / spread if spread > 0 else 0.0
+            score = (mine - finite.mean()) / spread if spread > 0 else np.zeros(len(item_ids))
             # rank 1 = best; items scoring NaN (unknown or already seen) stay NaN
-            out[f"{name}_rank"][index] = np.where(
+            rank = np.where(
                 np.isfinite(mine),
                 finite.size - np.searchsorted(finite, mine, side="right") + 1,
                 np.nan,
             )
+            score = np.where(np.isfinite(mine), score, np.nan)
+        out[f"{name}_score"] = score
+        out[f"{name}_rank"] = rank
     return out
 
 

@@ -34,6 +34,7 @@ from recsys.ranking.learning_to_rank import (
     model_inputs,
     relative_scores,
     store_feature_columns,
+    user_relative_scores,
 )
 from recsys.ranking.registry import create_ranker, load_ranker, register
 
@@ -214,7 +215,7 @@ class LightGBMRanker(Ranker):
             rows["event_timestamp"] = pd.Timestamp.now(tz="UTC")
         inputs = model_inputs(
             rows,
-            relative_scores(self.scorers_, rows),
+            user_relative_scores(self.scorers_, user_id, rows["item_id"].to_numpy()),
             store,
             self.store_columns_,
             self.time_columns_,
