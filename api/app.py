@@ -35,7 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cfg = settings or Settings()
         endpoints = resolve_endpoints(cfg)
-        engine = create_db_engine(endpoints)
+        # Every database call of the API is bounded: a stuck Postgres fails a request (events
+        # answer 503) instead of holding a worker.
+        engine = create_db_engine(
+            endpoints,
+            connect_args={"connect_timeout": 3, "options": "-c statement_timeout=5000"},
+        )
         store = build_feature_store(cfg, endpoints, store_timeout=cfg.store_timeout_seconds)
         fail_fast_online_store(store)
         state = app.state

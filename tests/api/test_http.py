@@ -208,6 +208,7 @@ def test_metrics_count_requests_per_route_and_model(served, client) -> None:  # 
     data, _, lgbm, _ = served
     client.get(f"/v1/users/{data.interactions['user_id'].iloc[0]}/recommendations")
     client.get("/v1/users/never-seen/recommendations")
+    assert client.get("/healthz").json() == {"status": "ok"}
     text_ = client.get("/metrics").text
     route = "/v1/users/{user_id}/recommendations"
     assert f'recsys_requests_total{{model="{lgbm.version}",route="{route}",status="200"}}' in text_
