@@ -24,7 +24,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -181,23 +181,48 @@ def model_inputs(
     """One row per (user, item) in ``rows`` order: the scorers' relative scores
     (:func:`relative_scores`), the store features (NaN where missing), and for each timestamp
     column its age in days at the row's ``event_timestamp`` (``<column>_age_days``)."""
-    # Columns are built as arrays and framed once: this runs on every request.
+    now_s = epoch_seconds(rows["event_timestamp"])
+    available = set(store_features.columns) if store_features is not None else set()
+    columns = input_arrays(
+        len(rows),
+        scores,
+        lambda column: store_features[column] if column in available else None,  # type: ignore[index]
+        now_s,
+        store_columns,
+        time_columns,
+    )
+    return pd.DataFrame(columns, index=rows.index)
+
+
+def input_arrays(
+    n: int,
+    scores: Mapping[str, np.ndarray],
+    store_column: Callable[[str], pd.Series | None],
+    now_s: float | np.ndarray,
+    store_columns: Sequence[str],
+    time_columns: Sequence[str] = (),
+) -> dict[str, np.ndarray]:
+    """The columns of :func:`model_inputs` as float arrays (the serving path frames nothing);
+    ``store_column(name)`` gives a store column or None when it is missing."""
     columns = {k: np.asarray(v, dtype=np.float64) for k, v in scores.items()}
-    missing = np.full(len(rows), np.nan)
-    when = rows["event_timestamp"]
+    missing = np.full(n, np.nan)
+    for column in time_columns:
+        values = store_column(column)
+        columns[f"{column}_age_days"] = (
+            missing if values is None else (now_s - _as_float(values)) / 86_400.0
+        )
+    for column in store_columns:
+        values = store_column(column)
+        columns[column] = missing if values is None else _as_float(values)
+    return columns
+
+
+def epoch_seconds(when: pd.Series) -> np.ndarray:
+    """Seconds since the epoch of timestamps (tz-aware, naive UTC or strings)."""
     if not isinstance(when.dtype, pd.DatetimeTZDtype):
         when = pd.to_datetime(when, utc=True)
     naive = when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-    now_s = naive.astype("datetime64[ns]").astype(np.int64) / 1e9
-    available = store_features.columns if store_features is not None else ()
-    for column in time_columns:
-        if column in available:
-            columns[f"{column}_age_days"] = (now_s - _as_float(store_features[column])) / 86_400.0
-        else:
-            columns[f"{column}_age_days"] = missing
-    for column in store_columns:
-        columns[column] = _as_float(store_features[column]) if column in available else missing
-    return pd.DataFrame(columns, index=rows.index)
+    return naive.astype("datetime64[ns]").astype(np.int64) / 1e9
 
 
 def _as_float(values: pd.Series) -> np.ndarray:

@@ -17,6 +17,7 @@ scorers alone (store features stay missing), which is what the unit contract exe
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +31,8 @@ from recsys.ranking.learning_to_rank import (
     LabelSplit,
     candidate_rows,
     carve_labels,
+    epoch_seconds,
+    input_arrays,
     mark_labels,
     model_inputs,
     relative_scores,
@@ -187,11 +190,10 @@ class LightGBMRanker(Ranker):
     ) -> np.ndarray:
         item_ids = list(item_ids)
         out = np.full(len(item_ids), np.nan)
-        inputs = self._inputs(user_id, item_ids, features)
+        inputs = self._input_matrix(user_id, item_ids, features)
         if inputs is not None:
-            out[inputs.index.to_numpy()] = self.booster_.predict(
-                inputs.to_numpy(dtype=np.float64), num_threads=1
-            )
+            positions, matrix = inputs
+            out[positions] = self.booster_.predict(matrix, num_threads=1)
         return out
 
     def _inputs(
@@ -199,28 +201,47 @@ class LightGBMRanker(Ranker):
     ) -> pd.DataFrame | None:
         """The booster's input rows for the items it can score, indexed by their positions in
         ``item_ids``; None when it can score none (unknown user or items)."""
+        inputs = self._input_matrix(user_id, item_ids, features)
+        if inputs is None:
+            return None
+        positions, matrix = inputs
+        return pd.DataFrame(matrix, columns=self.input_columns_, index=positions)
+
+    def _input_matrix(
+        self, user_id: str, item_ids: list[str], features: pd.DataFrame | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(positions in ``item_ids`` of the items it can score, their input matrix). Arrays
+        only, no frames: this is the per-request path."""
         known = self._item_index.get_indexer(item_ids) >= 0
         if not known.any() or not self.knows_user(user_id):
             return None
         positions = np.flatnonzero(known)
-        rows = pd.DataFrame({"user_id": user_id, "item_id": np.asarray(item_ids)[known]})
-        store = None
-        if features is not None:
-            store = features.iloc[positions].reset_index(drop=True)
+        every = positions.size == len(item_ids)
+        available = set(features.columns) if features is not None else set()
+
+        def store_column(name: str) -> pd.Series | None:
+            if name not in available:
+                return None
+            column = features[name]  # type: ignore[index]
+            return column if every else column.iloc[positions]
+
         # Ages are measured at the features' point in time when given (offline evaluation),
         # otherwise now (serving).
-        if store is not None and "event_timestamp" in store:
-            rows["event_timestamp"] = pd.to_datetime(store["event_timestamp"], utc=True)
+        if "event_timestamp" in available:
+            now_s = epoch_seconds(store_column("event_timestamp"))
         else:
-            rows["event_timestamp"] = pd.Timestamp.now(tz="UTC")
-        inputs = model_inputs(
-            rows,
-            user_relative_scores(self.scorers_, user_id, rows["item_id"].to_numpy()),
-            store,
+            now_s = time.time()
+        columns = input_arrays(
+            positions.size,
+            user_relative_scores(
+                self.scorers_, user_id, np.asarray(item_ids, dtype=object)[positions]
+            ),
+            store_column,
+            now_s,
             self.store_columns_,
             self.time_columns_,
         )
-        return inputs[self.input_columns_].set_axis(positions)
+        return positions, np.column_stack([columns[c] for c in self.input_columns_])
 
     def explain(
         self, user_id: str, item_ids: Sequence[str], features: pd.DataFrame | None = None
