@@ -3,6 +3,7 @@ the lifespan, nothing at import time."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -81,6 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         refresher = threading.Thread(target=refresh, name="feature-refresh", daemon=True)
         refresher.start()
+        # Everything built so far (Feast registry, models, snapshots) lives as long as the app:
+        # keep it out of the cyclic collector's sweeps, which otherwise stall requests.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
