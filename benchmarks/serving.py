@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/serving.py [--url http://127.0.0.1:8000] [--seconds 10]
 
-Without ``--url`` it starts the API itself (``uvicorn`` with 2 workers on a free port, the same
+Without ``--url`` it starts the API itself (``recsys serve --workers 2`` on a free port, the same
 settings as the CLI) and stops it afterwards. It needs a trained, active model (e.g. after
 ``recsys demo --no-serve``, or ``recsys train --model lightgbm``). It prints three tables:
 
@@ -60,8 +60,8 @@ def _free_port() -> int:
 def _start_server(port: int, pool: int) -> subprocess.Popen:
     env = {**os.environ, "RECSYS_CANDIDATE_POOL": str(pool)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--workers", "2",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        [str(Path(sys.executable).parent / "recsys"), "serve", "--workers", "2",
+         "--host", "127.0.0.1", "--port", str(port)],
         env=env, cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip
     deadline = time.monotonic() + 180

@@ -405,14 +405,18 @@ def serve(
     port: Annotated[int | None, typer.Option()] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
-    """Run the HTTP API (uvicorn)."""
+    """Run the HTTP API (uvicorn). Several workers each get their own socket on the port
+    (SO_REUSEPORT), so the kernel spreads connections evenly between them."""
     import uvicorn
 
     settings = Settings()
-    uvicorn.run(
-        "api.app:create_app", factory=True, host=host or settings.api_host,
-        port=port or settings.api_port, workers=workers, log_level="info",
-    )  # fmt: skip
+    host, port = host or settings.api_host, port or settings.api_port
+    if workers > 1:
+        from recsys.infra.workers import serve_workers
+
+        serve_workers("api.app:create_app", host, port, workers)
+        return
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
 
 
 # -- monitoring ------------------------------------------------------------------------------------
