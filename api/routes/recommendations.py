@@ -43,7 +43,7 @@ def _answer(
         request.app.state.metrics.fallbacks.labels("store_unavailable").inc()
     elif result.fallback:
         request.app.state.metrics.fallbacks.labels("cold_start").inc()
-    request.app.state.metrics.feature_fetch.labels(rank_request.endpoint).observe(
+    request.app.state.metrics.feature_fetch.labels(result.feature_service).observe(
         result.feature_seconds
     )
     if shadows:  # scored and logged after the response: never served, never in the way

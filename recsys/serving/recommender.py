@@ -76,6 +76,7 @@ class RecommendationResult:
     latency_ms: float = 0.0
     features: dict[str, Any] = field(default_factory=dict)
     feature_seconds: float = 0.0
+    feature_service: str = ""
 
 
 class RecommendationService:
@@ -245,6 +246,7 @@ class RecommendationService:
             latency_ms=(time.perf_counter() - started) * 1000,
             features=logged,
             feature_seconds=feature_seconds,
+            feature_service=model.feature_service,
         )
 
     def _excluded(self, request: RankRequest) -> list[str]:

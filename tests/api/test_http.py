@@ -213,7 +213,7 @@ def test_metrics_count_requests_per_route_and_model(served, client) -> None:  # 
     route = "/v1/users/{user_id}/recommendations"
     assert f'recsys_requests_total{{model="{lgbm.version}",route="{route}",status="200"}}' in text_
     assert 'recsys_fallbacks_total{reason="cold_start"} 1.0' in text_
-    assert "recsys_feature_fetch_seconds_bucket" in text_
+    assert 'recsys_feature_fetch_seconds_count{feature_service="lightgbm_v1"}' in text_
 
 
 def test_experiment_split_is_stable_and_shadows_are_logged(served, engine) -> None:  # type: ignore[no-untyped-def]
