@@ -11,9 +11,13 @@ from recsys.db.models import ServedRequest
 
 
 def read_served_items(engine: Engine, since: datetime, until: datetime) -> pd.DataFrame:
-    """Columns: request_id, model_version, fallback, user_id, item_id, rank, score, features."""
+    """Columns: request_id, model_version, fallback, user_id, item_id, rank, score, features.
+
+    Only what was served: shadow rows (scored, never shown) are left out."""
     query = select(ServedRequest).where(
-        ServedRequest.served_at >= since, ServedRequest.served_at < until
+        ServedRequest.served_at >= since,
+        ServedRequest.served_at < until,
+        ServedRequest.shadow_of.is_(None),
     )
     rows: list[dict[str, object]] = []
     with engine.connect() as conn:

@@ -451,6 +451,46 @@ def monitor_drift(
 SMALL_SAMPLE_REQUESTS = 500
 
 
+@monitor_app.command("weekly")
+def monitor_weekly(
+    week: Annotated[
+        str | None, typer.Option(help="ISO week, e.g. 2026-W47 (default: the last full week)")
+    ] = None,
+    fail_on_drift: Annotated[
+        bool, typer.Option(help="Exit with code 2 when the report raises an alert")
+    ] = False,
+) -> None:
+    """Weekly report: drift, what was served, online quality, change against the last week."""
+    from monitoring.drift import NoServedDataError
+    from monitoring.weekly import Week, build_weekly_report
+
+    ctx = Context()
+    try:
+        chosen = Week.parse(week) if week else Week.last_full()
+        with _step(f"weekly report {chosen.name}"):
+            report = build_weekly_report(ctx.settings, ctx.engine, chosen)
+    except (NoServedDataError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    table = Table(title=f"{report.week}: {report.requests} requests, model v{report.model_version}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("vs last week", justify="right")
+    values = {f"quality.{k}": v for k, v in report.quality.items() if k != "requests"}
+    values |= {f"distribution.{k}": v for k, v in report.distribution.items()}
+    if report.drift_share is not None:
+        values["drift_share"] = report.drift_share
+    for name, value in values.items():
+        change = report.changes.get(name)
+        table.add_row(name, f"{value:.4f}", "-" if change is None else f"{change:+.1%}")
+    console.print(table)
+    if report.html_path:
+        console.print(f"HTML: {report.html_path}\nJSON: {report.json_path}", soft_wrap=True)
+    for reason in report.alert_reasons:
+        console.print(f"[bold red]alert:[/] {escape(reason)}", soft_wrap=True)
+    if report.alert and fail_on_drift:
+        raise typer.Exit(code=2)
+
+
 # -- the main job ---------------------------------------------------------------------------
 @app.command()
 def demo(

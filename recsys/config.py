@@ -76,6 +76,16 @@ class Settings(BaseSettings):
         default_factory=ExperimentConfig,
         description="A/B split and shadow models (JSON, see recsys.serving.experiments)",
     )
+    monitor_k: int = Field(default=10, ge=1, description="k of the weekly report's metrics")
+    monitor_drift_alert: float = Field(
+        default=0.3, gt=0, le=1, description="Alert when this share of feature columns drifts"
+    )
+    monitor_quality_drop_alert: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Alert when CTR or NDCG falls by this fraction against the previous week",
+    )
     reference_users: int = Field(
         default=300, description="Users sampled for a model's drift reference at training time"
     )

@@ -187,3 +187,30 @@ class DriftReport(Base):
     columns: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     html_path: Mapped[str] = mapped_column(Text)
     json_path: Mapped[str] = mapped_column(Text)
+
+
+class WeeklyReport(Base):
+    """One row per ISO week (``2026-W47``): the weekly monitoring summary that reviewers read
+    first. Rebuilding a week replaces its row; the HTML and JSON snapshot live in the reports
+    directory under the week's name."""
+
+    __tablename__ = "weekly_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    week: Mapped[str] = mapped_column(String(8), unique=True)
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(Integer)
+    feedback_events: Mapped[int] = mapped_column(Integer)
+    drift_share: Mapped[float | None] = mapped_column(Double)
+    drifted_columns: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    columns: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    quality: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    distribution: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    alert: Mapped[bool] = mapped_column(Boolean)
+    alert_reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    html_path: Mapped[str | None] = mapped_column(Text)
+    json_path: Mapped[str | None] = mapped_column(Text)

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_upgrade_head_creates_the_schema_the_models_describe(engine) -> None:  # type: ignore[no-untyped-def]
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0005"
     tables = set(inspect(engine).get_table_names())
     assert {
         "users",
@@ -19,6 +19,7 @@ def test_upgrade_head_creates_the_schema_the_models_describe(engine) -> None:  #
         "served_requests",
         "drift_reports",
         "events",
+        "weekly_reports",
     } <= tables
     assert "feast_registry" in inspect(engine).get_schema_names()
     config = alembic_config()

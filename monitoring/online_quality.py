@@ -1,0 +1,117 @@
+"""What the served lists did, from the serve log and the feedback attributed to it (pure pandas).
+
+Each served request is one ranked list; an event carrying that request's id is feedback on it.
+A list's relevant items are the items with positive feedback (a click, a purchase, a like, or a
+rating of at least ``min_rating``). Ranking metrics treat each request as a "user" of the
+project's own metric functions (:mod:`recsys.evaluation.metrics`), so offline and online numbers
+mean the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from recsys.evaluation.metrics import catalog_coverage, mrr_at_k, ndcg_at_k, novelty
+
+POSITIVE_EVENTS = frozenset({"click", "purchase", "like", "add_to_cart", "rating"})
+
+
+def positive_feedback(
+    events: pd.DataFrame, positive: Iterable[str] = POSITIVE_EVENTS, min_rating: float = 4.0
+) -> pd.DataFrame:
+    """Events (request_id, item_id, event_type, rating) that say "this was relevant"."""
+    positive = frozenset(positive)
+    kind = events["event_type"].isin(positive)
+    rated = events["event_type"] == "rating"
+    good_rating = events["rating"].fillna(-np.inf) >= min_rating
+    return events[kind & (~rated | good_rating)]
+
+
+def quality(served: pd.DataFrame, feedback: pd.DataFrame, k: int) -> dict[str, float]:
+    """``served``: request_id, item_id, rank (one row per served slot). ``feedback``: the
+    positive, attributed events. CTR = positive served slots / slots; hit rate = lists with a
+    positive / lists; NDCG@k and MRR@k over every list (a list without feedback scores 0)."""
+    lists = {
+        str(r): list(g.sort_values("rank")["item_id"].astype(str))
+        for r, g in served.groupby("request_id", sort=False)
+    }
+    relevant = {str(r): set() for r in lists}
+    for request, item in feedback[["request_id", "item_id"]].astype(str).itertuples(index=False):
+        if request in relevant:
+            relevant[request].add(item)
+    slots = sum(min(len(items), k) for items in lists.values())
+    positive_slots = sum(len(set(items[:k]) & relevant[r]) for r, items in lists.items())
+    hits = sum(1 for r, items in lists.items() if set(items[:k]) & relevant[r])
+    # The metric functions skip lists with nothing relevant: here those lists count as misses.
+    with_feedback = {r: lists[r] for r in lists if relevant[r]}
+    share = len(with_feedback) / len(lists) if lists else 0.0
+    if with_feedback:
+        wanted = {r: relevant[r] for r in with_feedback}
+        ndcg = ndcg_at_k(with_feedback, wanted, k) * share
+        mrr = mrr_at_k(with_feedback, wanted, k) * share
+    else:
+        ndcg = mrr = 0.0
+    return {
+        "requests": float(len(lists)),
+        "ctr": positive_slots / slots if slots else 0.0,
+        "hit_rate": hits / len(lists) if lists else 0.0,
+        "ndcg": ndcg,
+        "mrr": mrr,
+    }
+
+
+def distribution(
+    served: pd.DataFrame,
+    item_popularity: Mapping[str, float],
+    n_users: int,
+    catalog_size: int,
+    k: int,
+    pairs: int = 2_000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """What was put in front of people: catalogue coverage, novelty (−log2 of the training
+    popularity share), popularity bias (mean training popularity of served items relative to the
+    mean item's) and personalisation (1 − mean overlap between two random users' lists)."""
+    by_user = {
+        str(u): list(g.sort_values("rank")["item_id"].astype(str))[:k]
+        for u, g in served.groupby("user_id", sort=False)
+    }
+    per_request = {
+        str(r): list(g.sort_values("rank")["item_id"].astype(str))[:k]
+        for r, g in served.groupby("request_id", sort=False)
+    }
+    mean_popularity = float(np.mean(list(item_popularity.values()))) if item_popularity else 0.0
+    served_popularity = [item_popularity.get(str(i), 0.0) for i in served["item_id"]]
+    bias = (
+        float(np.mean(served_popularity)) / mean_popularity
+        if mean_popularity > 0 and served_popularity
+        else 0.0
+    )
+    return {
+        "coverage": catalog_coverage(per_request, catalog_size, k) if catalog_size else 0.0,
+        "novelty": novelty(per_request, item_popularity, max(n_users, 1), k),
+        "popularity_bias": bias,
+        "personalization": personalization(by_user, pairs, seed),
+    }
+
+
+def personalization(lists: Mapping[str, list[str]], pairs: int = 2_000, seed: int = 0) -> float:
+    """1 − the mean Jaccard overlap of two different users' lists, over ``pairs`` random pairs
+    (all pairs when there are fewer): 0 = everyone gets the same list, 1 = no two lists share."""
+    users = [u for u, items in lists.items() if items]
+    if len(users) < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    sets = [set(lists[u]) for u in users]
+    n = len(sets)
+    if n * (n - 1) // 2 <= pairs:
+        chosen = [(a, b) for a in range(n) for b in range(a + 1, n)]
+    else:
+        a = rng.integers(0, n, pairs)
+        b = (a + rng.integers(1, n, pairs)) % n
+        chosen = list(zip(a.tolist(), b.tolist(), strict=True))
+    overlaps = [len(sets[a] & sets[b]) / len(sets[a] | sets[b]) for a, b in chosen]
+    return 1.0 - float(np.mean(overlaps))

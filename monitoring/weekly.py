@@ -1,0 +1,197 @@
+"""`recsys monitor weekly`: one ISO week of what the API served, for the weekly review.
+
+From the serve log and the feedback attributed to it (events carrying a served ``request_id``):
+
+- **feature and score drift** of the served rows against the model's training reference
+  (Evidently, methods pinned per column type: :mod:`monitoring.evidently_report`);
+- **what was served**: catalogue coverage, novelty, popularity bias, personalisation;
+- **online quality**: CTR, hit rate, NDCG@k and MRR@k (:mod:`monitoring.online_quality`);
+- **week over week**: each number's relative change against the previous week's report.
+
+Writes the Evidently HTML report and its reloadable JSON snapshot under
+``reports/weekly/<week>/`` and one summary row per week in ``weekly_reports``. Building a week
+again replaces its files and its row (same data, same report), so a retried cron job never
+duplicates. An alert is raised when the drifted share of columns or a quality drop crosses the
+thresholds in settings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, delete, select, text
+from sqlalchemy.orm import Session
+
+from monitoring.drift import NoServedDataError, _one_value_per_user
+from monitoring.online_quality import distribution, positive_feedback, quality
+from monitoring.served import read_served_items
+from recsys.config import Settings
+from recsys.db.models import Model, WeeklyReport
+from recsys.evaluation.metrics import item_user_counts
+
+WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+#: the numbers compared week over week, and which direction is bad
+WATCHED = {"quality.ctr": "down", "quality.ndcg": "down", "quality.hit_rate": "down"}
+
+
+@dataclass(frozen=True)
+class Week:
+    name: str
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def parse(cls, name: str) -> Week:
+        match = WEEK.match(name)
+        if not match:
+            raise ValueError(f"week must look like 2026-W47, got {name!r}")
+        year, number = int(match[1]), int(match[2])
+        try:
+            monday = date.fromisocalendar(year, number, 1)
+        except ValueError as exc:
+            raise ValueError(f"{name} is not an ISO week: {exc}") from exc
+        start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+        return cls(name, start, start + timedelta(days=7))
+
+    @classmethod
+    def last_full(cls, now: datetime | None = None) -> Week:
+        """The most recent ISO week that has ended."""
+        today = (now or datetime.now(UTC)).date()
+        year, number, _ = (today - timedelta(days=7)).isocalendar()
+        return cls.parse(f"{year}-W{number:02d}")
+
+    def previous(self) -> Week:
+        year, number, _ = (self.start - timedelta(days=7)).isocalendar()
+        return Week.parse(f"{year}-W{number:02d}")
+
+
+def _attributed_events(engine: Engine, week: Week) -> pd.DataFrame:
+    """Events answering a request served in the week (whenever they arrived)."""
+    sql = text(
+        "SELECT e.request_id::text AS request_id, e.item_id, e.event_type, e.rating "
+        "FROM events e JOIN served_requests s ON s.request_id = e.request_id "
+        "WHERE s.served_at >= :start AND s.served_at < :end AND s.shadow_of IS NULL"
+    )
+    with engine.connect() as conn:
+        return pd.read_sql_query(sql, conn, params={"start": week.start, "end": week.end})
+
+
+def _training_popularity(engine: Engine) -> tuple[dict[str, int], int, int]:
+    with engine.connect() as conn:
+        interactions = pd.read_sql_query(text("SELECT user_id, item_id FROM interactions"), conn)
+        catalogue = conn.execute(text("SELECT count(*) FROM items")).scalar_one()
+    return item_user_counts(interactions), interactions["user_id"].nunique(), int(catalogue)
+
+
+def _changes(current: dict[str, float], previous: WeeklyReport | None) -> dict[str, float]:
+    if previous is None:
+        return {}
+    before = {f"quality.{k}": v for k, v in previous.quality.items()}
+    before |= {f"distribution.{k}": v for k, v in previous.distribution.items()}
+    if previous.drift_share is not None:
+        before["drift_share"] = previous.drift_share
+    return {
+        name: (value - before[name]) / abs(before[name])
+        for name, value in current.items()
+        if name in before and before[name]
+    }
+
+
+def build_weekly_report(
+    settings: Settings, engine: Engine, week: Week | None = None
+) -> WeeklyReport:
+    week = week or Week.last_full()
+    served = read_served_items(engine, week.start, week.end)
+    if served.empty:
+        raise NoServedDataError(f"nothing was served in {week.name}")
+    k = settings.monitor_k
+    events = _attributed_events(engine, week)
+    feedback = positive_feedback(events)
+    popularity, n_users, catalogue = _training_popularity(engine)
+    online = quality(served, feedback, k)
+    shown = distribution(served, popularity, n_users, catalogue, k)
+
+    out_dir = settings.reports_dir / "weekly" / week.name
+    personalised = served[~served["fallback"]]
+    version = int(personalised["model_version"].mode().iloc[0]) if len(personalised) else None
+    drift = _feature_drift(engine, personalised, version, out_dir)
+
+    current = {f"quality.{k_}": v for k_, v in online.items()}
+    current |= {f"distribution.{k_}": v for k_, v in shown.items()}
+    if drift is not None:
+        current["drift_share"] = drift.drift_share
+    with Session(engine, expire_on_commit=False) as session:
+        previous = session.scalar(
+            select(WeeklyReport).where(WeeklyReport.week == week.previous().name)
+        )
+    changes = _changes(current, previous)
+
+    reasons = []
+    if drift is not None and drift.drift_share >= settings.monitor_drift_alert:
+        drifted = sorted(c for c, v in drift.columns.items() if v["drifted"])
+        reasons.append(
+            f"feature drift: {drift.drifted_columns} of {drift.total_columns} columns "
+            f"({', '.join(drifted)})"
+        )
+    for name, bad in WATCHED.items():
+        change = changes.get(name)
+        if change is not None and bad == "down" and change <= -settings.monitor_quality_drop_alert:
+            reasons.append(f"{name} fell {-change:.0%} against {week.previous().name}")
+
+    row = WeeklyReport(
+        week=week.name,
+        period_start=week.start,
+        period_end=week.end,
+        model_version=version,
+        requests=int(online["requests"]),
+        feedback_events=len(feedback),
+        drift_share=drift.drift_share if drift else None,
+        drifted_columns=sorted(c for c, v in drift.columns.items() if v["drifted"])
+        if drift
+        else [],
+        columns=drift.columns if drift else {},
+        quality=online,
+        distribution=shown,
+        changes=changes,
+        alert=bool(reasons),
+        alert_reasons=reasons,
+        html_path=str(drift.html_path) if drift else None,
+        json_path=str(drift.json_path) if drift else None,
+    )
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        session.execute(delete(WeeklyReport).where(WeeklyReport.week == week.name))
+        session.add(row)
+    return row
+
+
+def _feature_drift(engine: Engine, personalised: pd.DataFrame, version: int | None, out_dir: Path):  # noqa: ANN202
+    """Served rows with logged features against the model's reference; None when either side
+    is missing (no personalised answers, no reference, no sampled feature vectors)."""
+    from monitoring.evidently_report import run_drift_report
+
+    if version is None:
+        return None
+    with Session(engine) as session:
+        model = session.get(Model, version)
+    if model is None or not model.reference_path or not Path(model.reference_path).is_file():
+        return None
+    reference = pd.read_parquet(model.reference_path)
+    current = personalised[personalised["model_version"] == version]
+    feature_columns = [c for c in reference.columns if c in current.columns and "__" in c]
+    if not feature_columns:
+        return None
+    # only the requests whose feature vectors were logged (a sample: log_features_every)
+    logged = current[current[feature_columns].notna().any(axis=1)]
+    columns = [c for c in reference.columns if c in logged.columns]
+    if logged.empty:
+        return None
+    return run_drift_report(
+        _one_value_per_user(logged[columns].reset_index(drop=True)),
+        _one_value_per_user(reference[columns]),
+        out_dir,
+        "report",
+    )

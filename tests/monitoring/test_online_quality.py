@@ -1,0 +1,56 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitoring.online_quality import distribution, personalization, positive_feedback, quality
+
+
+def _served(lists: dict[str, list[str]], users: dict[str, str] | None = None) -> pd.DataFrame:
+    rows = [
+        {"request_id": r, "user_id": (users or {}).get(r, r), "item_id": i, "rank": rank}
+        for r, items in lists.items()
+        for rank, i in enumerate(items, 1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_quality_by_hand() -> None:
+    served = _served({"r1": ["a", "b", "c"], "r2": ["d", "e", "f"]})
+    feedback = pd.DataFrame({"request_id": ["r1", "r1", "x"], "item_id": ["b", "z", "a"]})
+    got = quality(served, feedback, k=3)
+    assert got["requests"] == 2
+    assert got["ctr"] == pytest.approx(1 / 6)  # one positive slot (b) of six
+    assert got["hit_rate"] == pytest.approx(1 / 2)
+    # r1: relevant {b, z}; DCG = 1/log2(3); IDCG = 1 + 1/log2(3); r2 has no feedback: 0
+    assert got["ndcg"] == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)) / 2)
+    assert got["mrr"] == pytest.approx(0.5 / 2)
+
+
+def test_perfect_and_empty_feedback() -> None:
+    served = _served({"r1": ["a", "b"]})
+    perfect = quality(served, pd.DataFrame({"request_id": ["r1"], "item_id": ["a"]}), k=2)
+    assert (perfect["ndcg"], perfect["mrr"], perfect["hit_rate"]) == (1.0, 1.0, 1.0)
+    none = quality(served, pd.DataFrame({"request_id": [], "item_id": []}), k=2)
+    assert (none["ndcg"], none["ctr"], none["hit_rate"]) == (0.0, 0.0, 0.0)
+
+
+def test_positive_feedback_keeps_clicks_and_good_ratings() -> None:
+    events = pd.DataFrame(
+        {
+            "event_type": ["click", "view", "rating", "rating", "purchase"],
+            "rating": [None, None, 4.5, 2.0, None],
+        }
+    )
+    kept = positive_feedback(events)
+    assert kept.index.tolist() == [0, 2, 4]
+
+
+def test_distribution_and_personalization() -> None:
+    served = _served({"r1": ["a", "b"], "r2": ["a", "b"], "r3": ["c", "d"]})
+    popularity = {"a": 10, "b": 10, "c": 1, "d": 1, "e": 2}
+    got = distribution(served, popularity, n_users=10, catalog_size=5, k=2)
+    assert got["coverage"] == pytest.approx(4 / 5)
+    assert got["popularity_bias"] == pytest.approx(np.mean([10, 10, 10, 10, 1, 1]) / 4.8)
+    # pairs: (r1, r2) overlap 1, (r1, r3) 0, (r2, r3) 0
+    assert got["personalization"] == pytest.approx(1 - 1 / 3)
+    assert personalization({"u": ["a"], "v": ["a"]}) == 0.0
