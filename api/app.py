@@ -14,7 +14,7 @@ import redis
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.routes import events, health, models, recommendations
+from api.routes import events, health, models, monitoring, recommendations
 from api.security import ApiKeys
 from recsys import __version__
 from recsys.config import Settings
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(recommendations.router)
     app.include_router(events.router)
     app.include_router(models.router)
+    app.include_router(monitoring.router)
     return app
 
 

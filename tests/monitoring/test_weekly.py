@@ -130,3 +130,26 @@ def test_cli_prints_the_week_and_fails_on_alert(  # type: ignore[no-untyped-def]
     assert failed.exit_code == 2 and "alert:" in failed.output
     bad = runner.invoke(app, ["monitor", "weekly", "--week", "2026-47"])
     assert bad.exit_code == 1 and "2026-W47" in bad.output
+
+
+def test_the_api_lists_reports_and_serves_their_html(week_served, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    report = build_weekly_report(settings, engine, week_served)
+    with TestClient(create_app(settings)) as client:
+        listed = client.get("/v1/monitoring/reports").json()
+        mine = next(r for r in listed if r["week"] == week_served.name)
+        assert mine["id"] == report.id and mine["has_html"] and mine["requests"] == REQUESTS
+        html = client.get(f"/v1/monitoring/reports/{report.id}")
+        assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+        assert len(html.content) > 10_000
+        missing = client.get("/v1/monitoring/reports/999999")
+        assert missing.status_code == 404 and "report_id" in missing.json()["detail"]
+    # the API process never imported Evidently (it costs seconds and hundreds of MB)
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from api.app import create_app; create_app(); "
+        "import api.routes.monitoring; print('evidently' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
