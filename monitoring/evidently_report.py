@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,7 @@ def run_drift_report(
     name: str,
     *,
     drift_share: float = 0.5,
+    timestamp: datetime | None = None,
 ) -> DriftResult:
     """Compare ``current`` (served) with ``reference`` (training) column by column.
 
@@ -178,6 +180,7 @@ def run_drift_report(
     snapshot = Report([preset], include_tests=True).run(
         Dataset.from_pandas(cur, data_definition=definition),  # current first
         Dataset.from_pandas(ref, data_definition=definition),
+        timestamp=timestamp,
     )
 
     columns = _column_verdicts(snapshot.dict())

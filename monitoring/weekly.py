@@ -8,11 +8,13 @@ From the serve log and the feedback attributed to it (events carrying a served `
 - **online quality**: CTR, hit rate, NDCG@k and MRR@k (:mod:`monitoring.online_quality`);
 - **week over week**: each number's relative change against the previous week's report.
 
-Writes the Evidently HTML report and its reloadable JSON snapshot under
-``reports/weekly/<week>/`` and one summary row per week in ``weekly_reports``. Building a week
-again replaces its files and its row (same data, same report), so a retried cron job never
-duplicates. An alert is raised when the drifted share of columns or a quality drop crosses the
-thresholds in settings.
+Writes under ``reports/weekly/<week>/``: ``report.html`` (one self-contained page: the summary,
+then Evidently's quality and drift reports with their plots), the reloadable Evidently snapshots
+``quality.json`` and ``drift.json``; one summary row per week in ``weekly_reports``; and the
+snapshots as runs of the Evidently workspace project "recsys weekly" under ``reports/workspace``
+(``evidently ui --workspace …`` shows the weeks side by side). Building a week again replaces its
+files, row and runs (same data, same report), so a retried cron job never duplicates. An alert
+is raised when the drifted share of columns or a quality drop crosses the thresholds in settings.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm import Session
 
 from monitoring.drift import NoServedDataError, _one_value_per_user
+from monitoring.evidently_quality import run_quality_report
 from monitoring.online_quality import distribution, positive_feedback, quality
 from monitoring.served import read_served_items
+from monitoring.weekly_page import weekly_page
+from monitoring.workspace import publish
 from recsys.config import Settings
 from recsys.db.models import Model, WeeklyReport
 from recsys.evaluation.metrics import item_user_counts
@@ -118,7 +123,10 @@ def build_weekly_report(
     out_dir = settings.reports_dir / "weekly" / week.name
     personalised = served[~served["fallback"]]
     version = int(personalised["model_version"].mode().iloc[0]) if len(personalised) else None
-    drift = _feature_drift(engine, personalised, version, out_dir)
+    drift = _feature_drift(engine, personalised, version, out_dir, week.start)
+    quality_snapshot, evidently_values = run_quality_report(served, feedback, k, week.start)
+    (out_dir / "quality.json").parent.mkdir(parents=True, exist_ok=True)
+    (out_dir / "quality.json").write_text(quality_snapshot.dumps(), encoding="utf-8")
 
     current = {f"quality.{k_}": v for k_, v in online.items()}
     current |= {f"distribution.{k_}": v for k_, v in shown.items()}
@@ -142,6 +150,35 @@ def build_weekly_report(
         if change is not None and bad == "down" and change <= -settings.monitor_quality_drop_alert:
             reasons.append(f"{name} fell {-change:.0%} against {week.previous().name}")
 
+    values = {name: value for name, value in current.items() if name != "quality.requests"}
+    summary = {
+        "week": week.name,
+        "period (UTC)": f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}",
+        "model version": version,
+        "requests": int(online["requests"]),
+        "positive feedback events": len(feedback),
+        "Evidently NDCG / MRR / hit rate": ", ".join(
+            f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate")
+        ),
+    }
+    sections = [("Online quality (Evidently)", quality_snapshot.get_html_str(as_iframe=False))]
+    if drift is not None:
+        sections.append(
+            ("Feature and score drift (Evidently)", drift.html_path.read_text(encoding="utf-8"))
+        )
+    page = out_dir / "report.html"
+    page.write_text(weekly_page(summary, values, changes, reasons, sections), encoding="utf-8")
+    with Session(engine) as session:
+        replaced = session.scalar(
+            select(WeeklyReport.workspace_runs).where(WeeklyReport.week == week.name)
+        )
+    from evidently.core.report import Snapshot  # loaded already by the reports above
+
+    snapshots = {"quality": quality_snapshot}
+    if drift is not None:
+        snapshots["drift"] = Snapshot.load(str(drift.json_path))
+    runs = publish(settings.reports_dir / "workspace", week.name, snapshots, replaced or [])
+
     row = WeeklyReport(
         week=week.name,
         period_start=week.start,
@@ -159,8 +196,9 @@ def build_weekly_report(
         changes=changes,
         alert=bool(reasons),
         alert_reasons=reasons,
-        html_path=str(drift.html_path) if drift else None,
-        json_path=str(drift.json_path) if drift else None,
+        html_path=str(page),
+        json_path=str(drift.json_path) if drift else str(out_dir / "quality.json"),
+        workspace_runs=runs,
     )
     with Session(engine, expire_on_commit=False) as session, session.begin():
         session.execute(delete(WeeklyReport).where(WeeklyReport.week == week.name))
@@ -168,7 +206,13 @@ def build_weekly_report(
     return row
 
 
-def _feature_drift(engine: Engine, personalised: pd.DataFrame, version: int | None, out_dir: Path):  # noqa: ANN202
+def _feature_drift(  # noqa: ANN202
+    engine: Engine,
+    personalised: pd.DataFrame,
+    version: int | None,
+    out_dir: Path,
+    timestamp: datetime,
+):
     """Served rows with logged features against the model's reference; None when either side
     is missing (no personalised answers, no reference, no sampled feature vectors)."""
     from monitoring.evidently_report import run_drift_report
@@ -193,5 +237,6 @@ def _feature_drift(engine: Engine, personalised: pd.DataFrame, version: int | No
         _one_value_per_user(logged[columns].reset_index(drop=True)),
         _one_value_per_user(reference[columns]),
         out_dir,
-        "report",
+        "drift",
+        timestamp=timestamp,
     )

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("alert_reasons", postgresql.JSONB(), nullable=False),
         sa.Column("html_path", sa.Text(), nullable=True),
         sa.Column("json_path", sa.Text(), nullable=True),
+        sa.Column("workspace_runs", postgresql.JSONB(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_weekly_reports"),
         sa.UniqueConstraint("week", name="uq_weekly_reports_week"),
     )

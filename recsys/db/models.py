@@ -214,3 +214,4 @@ class WeeklyReport(Base):
     alert_reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
     html_path: Mapped[str | None] = mapped_column(Text)
     json_path: Mapped[str | None] = mapped_column(Text)
+    workspace_runs: Mapped[list[str]] = mapped_column(JSONB, default=list)

@@ -54,3 +54,18 @@ def test_distribution_and_personalization() -> None:
     # pairs: (r1, r2) overlap 1, (r1, r3) 0, (r2, r3) 0
     assert got["personalization"] == pytest.approx(1 - 1 / 3)
     assert personalization({"u": ["a"], "v": ["a"]}) == 0.0
+
+
+def test_evidently_agrees_with_the_projects_online_metrics() -> None:
+    from monitoring.evidently_quality import run_quality_report
+
+    rng = np.random.default_rng(3)
+    lists = {f"r{r}": [f"i{r}-{rank}" for rank in range(1, 11)] for r in range(80)}
+    served = _served(lists)
+    clicked = served[rng.random(len(served)) < 0.08]
+    feedback = clicked[["request_id", "item_id"]]
+    ours = quality(served, feedback, k=10)
+    _, theirs = run_quality_report(served, feedback, k=10)
+    for name in ("ndcg", "mrr", "hit_rate"):
+        assert theirs[name] == pytest.approx(ours[name], abs=1e-12), name
+    assert 0 < ours["ndcg"] < 1

@@ -77,6 +77,16 @@ def test_weekly_report_numbers_and_files(week_served, settings, engine) -> None:
             .where(WeeklyReport.week == week_served.name)
         )
     assert rows == 1 and again.quality == report.quality
+    page = Path(again.html_path).read_text()
+    assert f"Weekly report {week_served.name}" in page and "srcdoc" in page
+    from evidently.core.report import Snapshot
+    from evidently.ui.workspace import Workspace
+
+    assert Snapshot.load(str(Path(again.html_path).parent / "quality.json")) is not None
+    workspace = Workspace.create(str(settings.reports_dir / "workspace"))
+    project = workspace.search_project("recsys weekly")[0]
+    runs = {str(r) for r in workspace.list_runs(project.id)}
+    assert runs == set(again.workspace_runs) and len(runs) == 2  # quality + drift, not four
 
 
 def test_a_quality_drop_against_last_week_raises_an_alert(week_served, settings, engine) -> None:  # type: ignore[no-untyped-def]
