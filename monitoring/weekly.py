@@ -69,6 +69,10 @@ class Week:
         year, number, _ = (today - timedelta(days=7)).isocalendar()
         return cls.parse(f"{year}-W{number:02d}")
 
+    def next(self) -> Week:
+        year, number, _ = (self.start + timedelta(days=7)).isocalendar()
+        return Week.parse(f"{year}-W{number:02d}")
+
     def previous(self) -> Week:
         year, number, _ = (self.start - timedelta(days=7)).isocalendar()
         return Week.parse(f"{year}-W{number:02d}")

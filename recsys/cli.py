@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -489,6 +490,49 @@ def monitor_weekly(
         console.print(f"[bold red]alert:[/] {escape(reason)}", soft_wrap=True)
     if report.alert and fail_on_drift:
         raise typer.Exit(code=2)
+
+
+@app.command()
+def simulate(
+    heldout: Annotated[
+        Path, typer.Option(help="CSV of held-out interactions (user_id,item_id or user,item)")
+    ],
+    url: Annotated[str, typer.Option(help="The running API")] = "http://127.0.0.1:8000",
+    requests: Annotated[int, typer.Option(min=1)] = 500,
+    k: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    drift: Annotated[
+        list[str], typer.Option(help="Inject drift: users | feature | items (repeatable)")
+    ] = [],  # noqa: B006 - typer copies defaults
+    api_key: Annotated[str | None, typer.Option(envvar="RECSYS_SIMULATE_API_KEY")] = None,
+    seed: int = 0,
+) -> None:
+    """Replay users through the API; click what they really did next (held-out interactions)."""
+    import pandas as pd
+
+    from monitoring.simulate import simulate as run_simulation
+
+    frame = pd.read_csv(heldout, dtype=str).rename(columns={"user": "user_id", "item": "item_id"})
+    if not {"user_id", "item_id"} <= set(frame.columns):
+        raise _fail(f"{heldout}: needs user_id and item_id columns, found {list(frame.columns)}")
+    ctx = Context()
+    activity = None
+    if "users" in drift:
+        from recsys.data.queries import read_interactions
+
+        activity = read_interactions(ctx.engine)["user_id"].value_counts()
+    store = ctx.store if "feature" in drift else None
+    try:
+        with _step(f"simulating {requests} requests"):
+            result = run_simulation(
+                url, frame, activity=activity, requests=requests, k=k, drift=drift,
+                seed=seed, api_key=api_key, store=store,
+            )  # fmt: skip
+    except (ValueError, httpx.HTTPError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(
+        f"{result.requests} requests, {result.clicks} clicks, {result.errors} errors"
+        + (f", drift: {', '.join(result.drift)}" if result.drift else "")
+    )
 
 
 # -- the main job ---------------------------------------------------------------------------
