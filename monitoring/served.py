@@ -1,41 +1,65 @@
-"""The serve log (Postgres) as a flat frame: one row per served item, with its features."""
+"""The serve log (Postgres) as flat frames: one row per served slot (item in a served list).
+
+Only what was served: shadow rows (scored, never shown) are left out. Lists are unnested in SQL
+(a week of a busy API is millions of slots); feature vectors, logged for a sample of requests,
+are read separately and only when asked for.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, text
 
-from recsys.db.models import ServedRequest
+SLOTS = text(
+    """
+    SELECT s.request_id::text AS request_id, s.model_version, s.fallback, s.user_id,
+           u.item_id, u.rank::int AS rank, u.score
+    FROM served_requests s,
+         unnest(s.items, s.scores) WITH ORDINALITY AS u(item_id, score, rank)
+    WHERE s.served_at >= :since AND s.served_at < :until AND s.shadow_of IS NULL
+    """
+)
+
+LOGGED = text(
+    """
+    SELECT request_id::text AS request_id, features
+    FROM served_requests
+    WHERE served_at >= :since AND served_at < :until AND shadow_of IS NULL
+      AND features ? 'items'
+    ORDER BY request_id
+    LIMIT :limit
+    """
+)
+
+
+def read_served_slots(engine: Engine, since: datetime, until: datetime) -> pd.DataFrame:
+    """Columns: request_id, model_version, fallback, user_id, item_id, rank (1-based), score."""
+    with engine.connect() as conn:
+        return pd.read_sql_query(SLOTS, conn, params={"since": since, "until": until})
+
+
+def read_logged_features(
+    engine: Engine, since: datetime, until: datetime, max_requests: int = 1_000_000
+) -> pd.DataFrame:
+    """One row per served slot of the requests whose feature vectors were logged (at most
+    ``max_requests`` of them, chosen by request id: effectively at random), with the user's and
+    the item's features as columns; keyed by request_id and rank."""
+    rows: list[dict[str, object]] = []
+    with engine.connect() as conn:
+        result = conn.execute(LOGGED, {"since": since, "until": until, "limit": max_requests})
+        for request_id, features in result:
+            user = features.get("user", {})
+            for rank, item in enumerate(features.get("items", []), 1):
+                rows.append({"request_id": request_id, "rank": rank, **user, **item})
+    return pd.DataFrame(rows)
 
 
 def read_served_items(engine: Engine, since: datetime, until: datetime) -> pd.DataFrame:
-    """Columns: request_id, model_version, fallback, user_id, item_id, rank, score, features.
-
-    Only what was served: shadow rows (scored, never shown) are left out."""
-    query = select(ServedRequest).where(
-        ServedRequest.served_at >= since,
-        ServedRequest.served_at < until,
-        ServedRequest.shadow_of.is_(None),
-    )
-    rows: list[dict[str, object]] = []
-    with engine.connect() as conn:
-        for req in conn.execute(query).mappings():
-            user_features = req["features"].get("user", {})
-            item_features = req["features"].get("items", [])
-            for rank, (item, score) in enumerate(zip(req["items"], req["scores"], strict=True), 1):
-                row = {
-                    "request_id": str(req["request_id"]),
-                    "model_version": req["model_version"],
-                    "fallback": req["fallback"],
-                    "user_id": req["user_id"],
-                    "item_id": item,
-                    "rank": rank,
-                    "score": score,
-                    **user_features,
-                }
-                if rank <= len(item_features):
-                    row.update(item_features[rank - 1])
-                rows.append(row)
-    return pd.DataFrame(rows)
+    """Every served slot with the logged features where there are some (NaN elsewhere)."""
+    slots = read_served_slots(engine, since, until)
+    features = read_logged_features(engine, since, until)
+    if features.empty or slots.empty:
+        return slots
+    return slots.merge(features, on=["request_id", "rank"], how="left")

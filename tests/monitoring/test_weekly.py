@@ -69,6 +69,17 @@ def test_weekly_report_numbers_and_files(week_served, settings, engine) -> None:
     assert Path(report.html_path).stat().st_size > 10_000 and Path(report.json_path).is_file()
     assert report.changes == {}  # no previous week
 
+    from evidently.core.report import Snapshot
+    from evidently.ui.workspace import Workspace
+
+    def workspace_runs() -> set[str]:
+        workspace = Workspace.create(str(settings.reports_dir / "workspace"))
+        project = workspace.search_project("recsys weekly")[0]
+        return {str(r) for r in workspace.list_runs(project.id)}
+
+    before = workspace_runs()
+    assert set(report.workspace_runs) <= before and len(report.workspace_runs) == 2
+
     again = build_weekly_report(settings, engine, week_served)
     with Session(engine) as session:
         rows = session.scalar(
@@ -79,14 +90,10 @@ def test_weekly_report_numbers_and_files(week_served, settings, engine) -> None:
     assert rows == 1 and again.quality == report.quality
     page = Path(again.html_path).read_text()
     assert f"Weekly report {week_served.name}" in page and "srcdoc" in page
-    from evidently.core.report import Snapshot
-    from evidently.ui.workspace import Workspace
-
     assert Snapshot.load(str(Path(again.html_path).parent / "quality.json")) is not None
-    workspace = Workspace.create(str(settings.reports_dir / "workspace"))
-    project = workspace.search_project("recsys weekly")[0]
-    runs = {str(r) for r in workspace.list_runs(project.id)}
-    assert runs == set(again.workspace_runs) and len(runs) == 2  # quality + drift, not four
+    after = workspace_runs()  # the week's runs were replaced, not added to
+    assert len(after) == len(before) and set(again.workspace_runs) <= after
+    assert not set(report.workspace_runs) & after
 
 
 def test_a_quality_drop_against_last_week_raises_an_alert(week_served, settings, engine) -> None:  # type: ignore[no-untyped-def]
