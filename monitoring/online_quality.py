@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from recsys.evaluation.metrics import catalog_coverage, mrr_at_k, ndcg_at_k, novelty
+from recsys.evaluation.metrics import mrr_at_k, ndcg_at_k
 
 POSITIVE_EVENTS = frozenset({"click", "purchase", "like", "add_to_cart", "rating"})
 
@@ -33,12 +33,45 @@ def positive_feedback(
 def quality(served: pd.DataFrame, feedback: pd.DataFrame, k: int) -> dict[str, float]:
     """``served``: request_id, item_id, rank (one row per served slot). ``feedback``: the
     positive, attributed events. CTR = positive served slots / slots; hit rate = lists with a
-    positive / lists; NDCG@k and MRR@k over every list (a list without feedback scores 0)."""
+    positive / lists; NDCG@k and MRR@k over every list (a list without feedback scores 0).
+
+    Vectorised (a week is millions of slots); :func:`quality_by_metric_functions` computes the
+    same numbers with the offline metric functions, and a test holds the two equal."""
+    if served.empty:
+        return {"requests": 0.0, "ctr": 0.0, "hit_rate": 0.0, "ndcg": 0.0, "mrr": 0.0}
+    slots = served[["request_id", "item_id", "rank"]].astype({"request_id": str, "item_id": str})
+    slots = slots[slots["rank"] <= k]
+    requests = slots["request_id"].nunique()
+    positive = feedback[["request_id", "item_id"]].astype(str).drop_duplicates()
+    positive = positive[positive["request_id"].isin(set(slots["request_id"]))]
+    n_relevant = positive.groupby("request_id").size()
+    hits = slots.merge(positive, on=["request_id", "item_id"], how="inner")
+    hits = hits.drop_duplicates(["request_id", "item_id"])
+    gains = 1.0 / np.log2(hits["rank"].to_numpy() + 1.0)
+    dcg = pd.Series(gains, index=hits["request_id"]).groupby(level=0).sum()
+    discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))  # IDCG for 1..k relevant items
+    ideal = pd.Series(discounts[np.minimum(n_relevant.to_numpy(), k) - 1], index=n_relevant.index)
+    ndcg = (dcg / ideal.reindex(dcg.index)).sum() / requests
+    mrr = (1.0 / hits.groupby("request_id")["rank"].min()).sum() / requests
+    return {
+        "requests": float(requests),
+        "ctr": len(hits) / len(slots),
+        "hit_rate": hits["request_id"].nunique() / requests,
+        "ndcg": float(ndcg),
+        "mrr": float(mrr),
+    }
+
+
+def quality_by_metric_functions(
+    served: pd.DataFrame, feedback: pd.DataFrame, k: int
+) -> dict[str, float]:
+    """:func:`quality`, list by list through :mod:`recsys.evaluation.metrics` (slow; the
+    reference the vectorised version is tested against)."""
     lists = {
         str(r): list(g.sort_values("rank")["item_id"].astype(str))
         for r, g in served.groupby("request_id", sort=False)
     }
-    relevant = {str(r): set() for r in lists}
+    relevant: dict[str, set[str]] = {r: set() for r in lists}
     for request, item in feedback[["request_id", "item_id"]].astype(str).itertuples(index=False):
         if request in relevant:
             relevant[request].add(item)
@@ -72,29 +105,38 @@ def distribution(
     pairs: int = 2_000,
     seed: int = 0,
 ) -> dict[str, float]:
-    """What was put in front of people: catalogue coverage, novelty (−log2 of the training
-    popularity share), popularity bias (mean training popularity of served items relative to the
-    mean item's) and personalisation (1 − mean overlap between two random users' lists)."""
-    by_user = {
-        str(u): list(g.sort_values("rank")["item_id"].astype(str))[:k]
-        for u, g in served.groupby("user_id", sort=False)
-    }
-    per_request = {
-        str(r): list(g.sort_values("rank")["item_id"].astype(str))[:k]
-        for r, g in served.groupby("request_id", sort=False)
-    }
-    mean_popularity = float(np.mean(list(item_popularity.values()))) if item_popularity else 0.0
-    served_popularity = [item_popularity.get(str(i), 0.0) for i in served["item_id"]]
-    bias = (
-        float(np.mean(served_popularity)) / mean_popularity
-        if mean_popularity > 0 and served_popularity
-        else 0.0
+    """What was put in front of people, over the top-k slots of every list: catalogue coverage,
+    novelty (−log2 of the training popularity share, as :func:`~recsys.evaluation.metrics.
+    novelty`), popularity bias (mean training popularity of served items relative to the mean
+    item's) and personalisation (1 − mean overlap between two random users' first lists)."""
+    slots = served[served["rank"] <= k]
+    if slots.empty:
+        return {"coverage": 0.0, "novelty": 0.0, "popularity_bias": 0.0, "personalization": 0.0}
+    items = slots["item_id"].astype(str)
+    popularity = items.map(item_popularity).astype(float).fillna(0.0).to_numpy()
+    counts = np.fromiter(item_popularity.values(), dtype=np.float64, count=len(item_popularity))
+    positive = counts[counts > 0]
+    floor = float(positive.min()) if positive.size else 1.0
+    novelty = float(
+        np.mean(-np.log2(np.where(popularity > 0, popularity, floor) / max(n_users, 1)))
+    )
+    mean_popularity = float(counts.mean()) if counts.size else 0.0
+    # each sampled user's first list of the week
+    first = slots.drop_duplicates("user_id")[["user_id", "request_id"]]
+    rng = np.random.default_rng(seed)
+    chosen = first.iloc[rng.permutation(len(first))[: 2 * pairs]]
+    lists = (
+        slots[slots["request_id"].isin(set(chosen["request_id"]))]
+        .sort_values(["request_id", "rank"])
+        .groupby("user_id")["item_id"]
+        .agg(list)
+        .to_dict()
     )
     return {
-        "coverage": catalog_coverage(per_request, catalog_size, k) if catalog_size else 0.0,
-        "novelty": novelty(per_request, item_popularity, max(n_users, 1), k),
-        "popularity_bias": bias,
-        "personalization": personalization(by_user, pairs, seed),
+        "coverage": items.nunique() / catalog_size if catalog_size else 0.0,
+        "novelty": novelty,
+        "popularity_bias": float(popularity.mean()) / mean_popularity if mean_popularity else 0.0,
+        "personalization": personalization(lists, pairs, seed),
     }
 
 

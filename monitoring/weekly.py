@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from monitoring.drift import NoServedDataError, _one_value_per_user
 from monitoring.evidently_quality import run_quality_report
 from monitoring.online_quality import distribution, positive_feedback, quality
-from monitoring.served import read_served_items
+from monitoring.served import read_logged_features, read_served_slots
 from monitoring.weekly_page import weekly_page
 from monitoring.workspace import publish
 from recsys.config import Settings
@@ -114,7 +114,7 @@ def build_weekly_report(
     settings: Settings, engine: Engine, week: Week | None = None
 ) -> WeeklyReport:
     week = week or Week.last_full()
-    served = read_served_items(engine, week.start, week.end)
+    served = read_served_slots(engine, week.start, week.end)
     if served.empty:
         raise NoServedDataError(f"nothing was served in {week.name}")
     k = settings.monitor_k
@@ -127,8 +127,15 @@ def build_weekly_report(
     out_dir = settings.reports_dir / "weekly" / week.name
     personalised = served[~served["fallback"]]
     version = int(personalised["model_version"].mode().iloc[0]) if len(personalised) else None
-    drift = _feature_drift(engine, personalised, version, out_dir, week.start)
-    quality_snapshot, evidently_values = run_quality_report(served, feedback, k, week.start)
+    drift = _feature_drift(
+        engine, week, served, version, out_dir, settings.monitor_drift_max_requests
+    )
+    # Evidently's per-k tables cost time per list: they get a uniform sample of lists (request
+    # ids are random), the summary numbers above use every list.
+    sampled = served[served["request_id"].isin(_sample_ids(served, settings.monitor_sample_lists))]
+    quality_snapshot, evidently_values = run_quality_report(
+        sampled, feedback[feedback["request_id"].isin(set(sampled["request_id"]))], k, week.start
+    )
     (out_dir / "quality.json").parent.mkdir(parents=True, exist_ok=True)
     (out_dir / "quality.json").write_text(quality_snapshot.dumps(), encoding="utf-8")
 
@@ -161,7 +168,7 @@ def build_weekly_report(
         "model version": version,
         "requests": int(online["requests"]),
         "positive feedback events": len(feedback),
-        "Evidently NDCG / MRR / hit rate": ", ".join(
+        f"Evidently NDCG / MRR / hit rate ({sampled['request_id'].nunique()} lists)": ", ".join(
             f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate")
         ),
     }
@@ -210,15 +217,21 @@ def build_weekly_report(
     return row
 
 
+def _sample_ids(served: pd.DataFrame, n: int) -> set[str]:
+    ids = pd.unique(served["request_id"])
+    return set(sorted(ids)[:n])  # uuid order is random order
+
+
 def _feature_drift(  # noqa: ANN202
     engine: Engine,
-    personalised: pd.DataFrame,
+    week: Week,
+    served: pd.DataFrame,
     version: int | None,
     out_dir: Path,
-    timestamp: datetime,
+    max_requests: int,
 ):
-    """Served rows with logged features against the model's reference; None when either side
-    is missing (no personalised answers, no reference, no sampled feature vectors)."""
+    """The served rows of (at most ``max_requests``) requests whose feature vectors were logged,
+    against the model's reference; None when either side is missing."""
     from monitoring.evidently_report import run_drift_report
 
     if version is None:
@@ -228,19 +241,18 @@ def _feature_drift(  # noqa: ANN202
     if model is None or not model.reference_path or not Path(model.reference_path).is_file():
         return None
     reference = pd.read_parquet(model.reference_path)
-    current = personalised[personalised["model_version"] == version]
-    feature_columns = [c for c in reference.columns if c in current.columns and "__" in c]
-    if not feature_columns:
-        return None
-    # only the requests whose feature vectors were logged (a sample: log_features_every)
-    logged = current[current[feature_columns].notna().any(axis=1)]
-    columns = [c for c in reference.columns if c in logged.columns]
+    logged = read_logged_features(engine, week.start, week.end, max_requests)
     if logged.empty:
         return None
+    current = logged.merge(served, on=["request_id", "rank"], how="inner")
+    current = current[~current["fallback"] & (current["model_version"] == version)]
+    columns = [c for c in reference.columns if c in current.columns]
+    if current.empty or not any("__" in c for c in columns):
+        return None
     return run_drift_report(
-        _one_value_per_user(logged[columns].reset_index(drop=True)),
+        _one_value_per_user(current[columns].reset_index(drop=True)),
         _one_value_per_user(reference[columns]),
         out_dir,
         "drift",
-        timestamp=timestamp,
+        timestamp=week.start,
     )

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         le=1,
         description="Alert when CTR or NDCG falls by this fraction against the previous week",
     )
+    monitor_drift_max_requests: int = Field(
+        default=5_000, ge=1, description="Logged requests (a uniform sample) drift is tested on"
+    )
+    monitor_sample_lists: int = Field(
+        default=5_000, ge=1, description="Lists (a uniform sample) in Evidently's quality tables"
+    )
     reference_users: int = Field(
         default=300, description="Users sampled for a model's drift reference at training time"
     )

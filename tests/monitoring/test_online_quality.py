@@ -69,3 +69,36 @@ def test_evidently_agrees_with_the_projects_online_metrics() -> None:
     for name in ("ndcg", "mrr", "hit_rate"):
         assert theirs[name] == pytest.approx(ours[name], abs=1e-12), name
     assert 0 < ours["ndcg"] < 1
+
+
+def test_vectorised_quality_equals_the_metric_functions() -> None:
+    from monitoring.online_quality import quality_by_metric_functions
+
+    rng = np.random.default_rng(5)
+    lists = {f"r{r}": list(rng.choice(200, 12, replace=False).astype(str)) for r in range(300)}
+    served = _served(lists)
+    picks = served.sample(frac=0.1, random_state=1)[["request_id", "item_id"]]
+    elsewhere = pd.DataFrame(  # feedback on items that were not in the list
+        {"request_id": [f"r{r}" for r in range(0, 300, 7)], "item_id": "not-served"}
+    )
+    feedback = pd.concat([picks, elsewhere, picks.head(5)])  # and some repeated events
+    for k in (1, 5, 10, 12):
+        fast, reference = (
+            quality(served, feedback, k),
+            quality_by_metric_functions(served, feedback, k),
+        )
+        for name in reference:
+            assert fast[name] == pytest.approx(reference[name], abs=1e-12), (k, name)
+
+
+def test_distribution_equals_the_metric_functions() -> None:
+    from recsys.evaluation.metrics import catalog_coverage, novelty
+
+    rng = np.random.default_rng(8)
+    lists = {f"r{r}": list(rng.choice(300, 10, replace=False).astype(str)) for r in range(200)}
+    served = _served(lists)
+    popularity = {str(i): int(rng.integers(0, 50)) for i in range(250)}  # 250..299 unseen
+    got = distribution(served, popularity, n_users=60, catalog_size=300, k=5)
+    top5 = {r: items[:5] for r, items in lists.items()}
+    assert got["coverage"] == pytest.approx(catalog_coverage(top5, 300, 5))
+    assert got["novelty"] == pytest.approx(novelty(top5, popularity, 60, 5))
