@@ -26,7 +26,7 @@ def positive_feedback(
     positive = frozenset(positive)
     kind = events["event_type"].isin(positive)
     rated = events["event_type"] == "rating"
-    good_rating = events["rating"].fillna(-np.inf) >= min_rating
+    good_rating = pd.to_numeric(events["rating"], errors="coerce").fillna(-np.inf) >= min_rating
     return events[kind & (~rated | good_rating)]
 
 

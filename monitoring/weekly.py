@@ -20,6 +20,7 @@ is raised when the drifted share of columns or a quality drop crosses the thresh
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -111,18 +112,33 @@ def _changes(current: dict[str, float], previous: WeeklyReport | None) -> dict[s
 
 
 def build_weekly_report(
-    settings: Settings, engine: Engine, week: Week | None = None
+    settings: Settings,
+    engine: Engine,
+    week: Week | None = None,
+    timings: dict[str, float] | None = None,
 ) -> WeeklyReport:
+    """Build (or rebuild) a week's report; ``timings`` receives seconds per stage."""
     week = week or Week.last_full()
+    clock = [time.perf_counter()]
+
+    def mark(stage: str) -> None:
+        now = time.perf_counter()
+        if timings is not None:
+            timings[stage] = now - clock[0]
+        clock[0] = now
+
     served = read_served_slots(engine, week.start, week.end)
     if served.empty:
         raise NoServedDataError(f"nothing was served in {week.name}")
+    mark("read served slots")
     k = settings.monitor_k
     events = _attributed_events(engine, week)
     feedback = positive_feedback(events)
     popularity, n_users, catalogue = _training_popularity(engine)
+    mark("read feedback and training popularity")
     online = quality(served, feedback, k)
     shown = distribution(served, popularity, n_users, catalogue, k)
+    mark("online quality and distribution (all lists)")
 
     out_dir = settings.reports_dir / "weekly" / week.name
     personalised = served[~served["fallback"]]
@@ -130,6 +146,7 @@ def build_weekly_report(
     drift = _feature_drift(
         engine, week, served, version, out_dir, settings.monitor_drift_max_requests
     )
+    mark("feature drift (Evidently, sampled)")
     # Evidently's per-k tables cost time per list: they get a uniform sample of lists (request
     # ids are random), the summary numbers above use every list.
     sampled = served[served["request_id"].isin(_sample_ids(served, settings.monitor_sample_lists))]
@@ -138,6 +155,7 @@ def build_weekly_report(
     )
     (out_dir / "quality.json").parent.mkdir(parents=True, exist_ok=True)
     (out_dir / "quality.json").write_text(quality_snapshot.dumps(), encoding="utf-8")
+    mark("quality tables (Evidently, sampled)")
 
     current = {f"quality.{k_}": v for k_, v in online.items()}
     current |= {f"distribution.{k_}": v for k_, v in shown.items()}
@@ -214,6 +232,7 @@ def build_weekly_report(
     with Session(engine, expire_on_commit=False) as session, session.begin():
         session.execute(delete(WeeklyReport).where(WeeklyReport.week == week.name))
         session.add(row)
+    mark("page, workspace and summary row")
     return row
 
 
