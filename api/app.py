@@ -14,6 +14,7 @@ import redis
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.observability import RequestIdMiddleware, configure_logging
 from api.routes import events, health, models, monitoring, recommendations
 from api.security import ApiKeys
 from recsys import __version__
@@ -32,9 +33,13 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    app_settings = settings or Settings()
+    if app_settings.log_json:
+        configure_logging(app_settings.log_level)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        cfg = settings or Settings()
+        cfg = app_settings
         endpoints = resolve_endpoints(cfg)
         # Every database call of the API is bounded: a stuck Postgres fails a request (events
         # answer 503) instead of holding a worker.
@@ -100,9 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Recommendations from swappable rankers over Feast online features.",
         lifespan=lifespan,
+        max_body_size=app_settings.max_body_bytes,  # larger bodies: 413, never read whole
     )
 
     app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every line of a request carries its id
     app.include_router(health.router)
     app.include_router(recommendations.router)
     app.include_router(events.router)

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     model_refresh_seconds: float = Field(
         default=5.0, ge=0, description="Seconds between the API's checks for a newly active model"
     )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1_024, description="Largest request body the API reads (413 above)"
+    )
+    log_json: bool = Field(default=True, description="The API logs JSON lines with request ids")
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     store_timeout_seconds: float = Field(
         default=0.25, gt=0, description="Timeout of every online-store (Redis) call of the API"
     )

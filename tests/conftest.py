@@ -88,6 +88,7 @@ def settings(test_endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory
         dataset_path=ML_LATEST_SMALL,
         reference_users=100,
         log_features_every=1,
+        log_json=False,  # pytest keeps its own log capture
         _env_file=None,
     )
 
