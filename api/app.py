@@ -4,6 +4,7 @@ the lifespan, nothing at import time."""
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import threading
 import time
@@ -11,7 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.observability import RequestIdMiddleware, configure_logging
@@ -108,6 +112,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=app_settings.max_body_bytes,  # larger bodies: 413, never read whole
     )
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # The error echoes the input; input that is not valid Unicode (a lone surrogate from a
+        # JSON escape) cannot be written as UTF-8, so the body is ASCII JSON with escapes.
+        return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
     app.add_middleware(RequestMetrics)
     app.add_middleware(RequestIdMiddleware)  # outermost: every line of a request carries its id
     app.include_router(health.router)
@@ -146,3 +156,8 @@ class RequestMetrics:
             metrics = scope["app"].state.metrics
             metrics.requests.labels(path, model, str(status)).inc()
             metrics.latency.labels(path, model).observe(time.perf_counter() - started)
+
+
+class AsciiJSONResponse(JSONResponse):
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 MAX_CANDIDATES = 1_000
 MAX_EVENTS = 1_000
-ItemId = Field(min_length=1, max_length=128)
+MAX_ID = 2**31 - 1  # model versions and report ids are Postgres integers
+
+
+def _utf8(value: str) -> str:
+    """Ids travel to Redis keys and Postgres: text that is not valid Unicode (a lone surrogate
+    from a ``\\udXXX`` JSON escape) is refused here, as a 422 naming the field."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid UTF-8 text (no lone surrogates)") from exc
+    return value
+
+
+#: an external user or item id
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_utf8)]
+#: free text that also ends up in queries (genres, event types)
+Text = Annotated[str, StringConstraints(max_length=128), AfterValidator(_utf8)]
 
 
 class Explanation(BaseModel):
@@ -59,15 +75,17 @@ class RecommendationsResponse(BaseModel):
 
 
 class RankRequestBody(BaseModel):
-    user_id: str = Field(min_length=1, max_length=128)
-    candidates: list[str] = Field(
+    user_id: Identifier
+    candidates: list[Identifier] = Field(
         min_length=1, max_length=MAX_CANDIDATES, description="Item ids to re-rank (≤ 1,000)"
     )
     k: int | None = Field(None, ge=1, le=MAX_CANDIDATES, description="Default: all candidates")
-    model: int | None = Field(None, ge=1, description="Model version (default: the user's arm)")
+    model: int | None = Field(
+        None, ge=1, le=MAX_ID, description="Model version (default: the user's arm)"
+    )
     exclude_seen: bool = True
-    exclude: list[str] = Field(default_factory=list, max_length=MAX_CANDIDATES)
-    genres: list[str] = Field(default_factory=list, max_length=50)
+    exclude: list[Identifier] = Field(default_factory=list, max_length=MAX_CANDIDATES)
+    genres: list[Text] = Field(default_factory=list, max_length=50)
     explain: bool = False
 
     model_config = {
@@ -84,11 +102,9 @@ class SimilarItemsResponse(BaseModel):
 
 
 class EventIn(BaseModel):
-    event_id: str = Field(
-        min_length=1, max_length=128, description="Client id: sent twice, stored once"
-    )
-    user_id: str = Field(min_length=1, max_length=128)
-    item_id: str = Field(min_length=1, max_length=128)
+    event_id: Identifier = Field(description="Client id: sent twice, stored once")
+    user_id: Identifier
+    item_id: Identifier
     event_type: str = Field(
         min_length=1, max_length=32, pattern=r"^[a-z_]+$", examples=["view", "click", "rating"]
     )

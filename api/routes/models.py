@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request
 
 from api.deps import AdminKey
-from api.schemas import ModelInfo
+from api.schemas import MAX_ID, ModelInfo
 from recsys.training.registry import ArtifactError, activate, list_models
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -25,7 +25,7 @@ def models(request: Request) -> list[ModelInfo]:
 
 
 @router.post("/{version}/activate", response_model=ModelInfo, dependencies=[AdminKey])
-def activate_model(request: Request, version: Annotated[int, Path(ge=1)]) -> ModelInfo:
+def activate_model(request: Request, version: Annotated[int, Path(ge=1, le=MAX_ID)]) -> ModelInfo:
     """Make a version the active one (admin: X-API-Key). Its artifact is checked first: a
     corrupt or missing one is refused (409) and the current version keeps serving."""
     try:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.schemas import MAX_ID
 from recsys.db.models import WeeklyReport
 
 router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
@@ -57,7 +58,9 @@ def reports(request: Request) -> list[WeeklyReportSummary]:
 
 
 @router.get("/reports/{report_id}", response_class=FileResponse)
-def report_html(request: Request, report_id: Annotated[int, PathParam(ge=1)]) -> FileResponse:
+def report_html(
+    request: Request, report_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]
+) -> FileResponse:
     """The report's self-contained HTML (Evidently's, with plots)."""
     with Session(request.app.state.engine) as session:
         row = session.get(WeeklyReport, report_id)

@@ -7,11 +7,14 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Requ
 from api.deps import ServiceDep
 from api.schemas import (
     MAX_CANDIDATES,
+    MAX_ID,
     Explanation,
+    Identifier,
     RankRequestBody,
     RecommendationsResponse,
     RecommendedItem,
     SimilarItemsResponse,
+    Text,
 )
 from recsys.serving.models import UnknownModelError
 from recsys.serving.recommender import (
@@ -85,15 +88,17 @@ async def recommendations(
     request: Request,
     service: ServiceDep,
     background: BackgroundTasks,
-    user_id: Annotated[str, Path(min_length=1, max_length=128, description="External user id")],
+    user_id: Annotated[Identifier, Path(description="External user id")],
     k: Annotated[int, Query(ge=1, le=100, description="How many items to return")] = 10,
-    model: Annotated[int | None, Query(ge=1, description="Model version override")] = None,
+    model: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Model version override")
+    ] = None,
     exclude_seen: Annotated[bool, Query(description="Leave out items the user had")] = True,
     exclude: Annotated[
-        list[str], Query(max_length=MAX_CANDIDATES, description="Item ids to leave out")
+        list[Identifier], Query(max_length=MAX_CANDIDATES, description="Item ids to leave out")
     ] = [],  # noqa: B006 - FastAPI copies query defaults
     genre: Annotated[
-        list[str], Query(max_length=50, description="Only items in any of these genres")
+        list[Text], Query(max_length=50, description="Only items in any of these genres")
     ] = [],  # noqa: B006
     explain: Annotated[
         bool, Query(description="Feature values and contributions per item")
@@ -138,7 +143,7 @@ async def rank(
 def similar_items(
     request: Request,
     service: ServiceDep,
-    item_id: Annotated[str, Path(min_length=1, max_length=128)],
+    item_id: Annotated[Identifier, Path()],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SimilarItemsResponse:
     """Items most often interacted with by the same users (co-occurrence cosine); an unknown

@@ -66,3 +66,18 @@ def test_oversized_bodies_are_refused_before_being_read(served, client) -> None:
     response = client.post("/v1/rank", json=huge)
     assert response.status_code == 413
     assert client.get("/healthz").status_code == 200
+
+
+def test_ids_that_are_not_valid_unicode_are_a_422_naming_the_field(served, client) -> None:  # type: ignore[no-untyped-def]
+    body = '{"user_id": "1", "candidates": ["ok", "\\ud800"]}'  # a lone surrogate escape
+    response = client.post("/v1/rank", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "candidates", 1]
+    event = '{"event_id": "e", "user_id": "\\udfff", "item_id": "1", "event_type": "view"}'
+    response = client.post(
+        "/v1/events",
+        content='{"events": [' + event + "]}",
+        headers={"content-type": "application/json", "X-API-Key": KEY},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "events", 0, "user_id"]
