@@ -1,0 +1,189 @@
+"""Soak test: mixed traffic at a fixed rate for minutes, watching errors, latency and memory.
+
+    .venv/bin/python benchmarks/load.py [--rate 200] [--seconds 600] [--url http://…]
+
+Without ``--url`` it starts ``recsys serve --workers 2`` on the configured servers (like
+``benchmarks/serving.py``; a trained, active model is needed). Traffic is open-loop: requests are
+sent on a fixed schedule (``--rate`` per second) whatever the answers' speed, over up to 64
+keep-alive connections: 70 % ``GET recommendations``, 20 % ``POST /v1/rank`` with 100 candidates,
+10 % ``POST /v1/events`` (a click on an item just served). It prints, per kind and overall, the
+request count, 5xx, other errors, p50/p95/p99 (from send to full answer), the achieved rate, and
+the server's resident memory (all worker processes) after the first minute and at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import serving as bench  # noqa: E402 - the serving benchmark's server start and free port
+
+from recsys.config import Settings  # noqa: E402
+from recsys.infra.database import create_db_engine  # noqa: E402
+from recsys.infra.services import resolve_endpoints  # noqa: E402
+from recsys.serving.catalogue import Catalogue  # noqa: E402
+from recsys.serving.models import ActiveModelHolder  # noqa: E402
+
+
+async def _request(pool: asyncio.Queue, host: str, port: int, method: str, url: str, body):  # noqa: ANN001, ANN202
+    reader, writer = await pool.get()
+    payload = b"" if body is None else json.dumps(body).encode()
+    head = f"{method} {url} HTTP/1.1\r\nhost: {host}\r\n"
+    if payload:
+        head += f"content-type: application/json\r\ncontent-length: {len(payload)}\r\n"
+    try:
+        writer.write(head.encode() + b"\r\n" + payload)
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        data = await reader.readexactly(length)
+        await pool.put((reader, writer))
+        return status, data
+    except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
+        writer.close()
+        await pool.put(await asyncio.open_connection(host, port))
+        return None, b""
+
+
+async def soak(base: str, users: list[str], items: list[str], rate: float, seconds: float,
+               server_pids: list[int]) -> dict:  # fmt: skip
+    host, port = base.removeprefix("http://").split(":")
+    port_n = int(port)
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(64):
+        await pool.put(await asyncio.open_connection(host, port_n))
+    rng = random.Random(0)
+    stats: dict[str, list] = defaultdict(list)
+    failures: dict[str, dict[str, int]] = defaultdict(lambda: {"5xx": 0, "other": 0})
+    memory: list[tuple[float, float]] = []
+    served: list[tuple[str, str, str]] = []  # (user, item, request_id) to click on
+
+    async def one(kind: str) -> None:
+        user = rng.choice(users)
+        if kind == "recommend":
+            method, url, body = "GET", f"/v1/users/{user}/recommendations?k=10", None
+        elif kind == "rank":
+            method, url = "POST", "/v1/rank"
+            body = {"user_id": user, "candidates": rng.sample(items, 100), "k": 10}
+        else:
+            if not served:
+                return
+            user, item, request_id = served[rng.randrange(len(served))]
+            method, url = "POST", "/v1/events"
+            body = {"events": [{"event_id": str(uuid.uuid4()), "user_id": user, "item_id": item,
+                                "event_type": "click", "request_id": request_id}]}  # fmt: skip
+        started = time.perf_counter()
+        status, data = await _request(pool, host, port_n, method, url, body)
+        stats[kind].append((time.perf_counter() - started) * 1000)
+        if status is None or (status >= 300 and status < 500):
+            failures[kind]["other"] += 1
+        elif status >= 500:
+            failures[kind]["5xx"] += 1
+        elif kind == "recommend" and len(served) < 5_000:
+            answer = json.loads(data)
+            if answer["items"]:
+                served.append((user, answer["items"][0]["item_id"], answer["request_id"]))
+
+    def rss_mb() -> float:
+        return sum(psutil.Process(p).memory_info().rss for p in server_pids) / 2**20
+
+    tasks = set()
+    start = time.perf_counter()
+    sent = 0
+    next_memory = start + 60
+    while (now := time.perf_counter()) - start < seconds:
+        due = int((now - start) * rate)
+        while sent < due:
+            roll = rng.random()
+            kind = "recommend" if roll < 0.7 else "rank" if roll < 0.9 else "event"
+            task = asyncio.create_task(one(kind))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            sent += 1
+        if server_pids and now >= next_memory:
+            memory.append((now - start, rss_mb()))
+            next_memory += 60
+        await asyncio.sleep(0.001)
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    if server_pids:
+        memory.append((elapsed, rss_mb()))
+    return {"stats": stats, "failures": failures, "memory": memory, "elapsed": elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url")
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=600.0)
+    args = parser.parse_args()
+
+    settings = Settings()
+    engine = create_db_engine(resolve_endpoints(settings))
+    model = ActiveModelHolder(engine).get()
+    if model is None:
+        raise SystemExit("no active model: train one first")
+    items = Catalogue.load(engine).item_ids.tolist()
+    engine.dispose()
+    users = [str(u) for u in model.ranker.user_ids_]
+    process, base, pids = None, args.url, []
+    if base is None:
+        port = bench._free_port()
+        process = bench._start_server(port, 200)
+        base = f"http://127.0.0.1:{port}"
+        # the supervisor's children: the two workers (and multiprocessing's resource tracker)
+        pids = [c.pid for c in psutil.Process(process.pid).children(recursive=True)]
+    try:
+        result = asyncio.run(soak(base, users, items, args.rate, args.seconds, pids))
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(30)
+
+    total = sum(len(v) for v in result["stats"].values())
+    table = Table(
+        title=f"soak: {args.rate:.0f} req/s for {result['elapsed']:.0f} s, "
+        f"{total / result['elapsed']:.0f} req/s achieved, model v{model.version} ({model.algorithm})"
+    )
+    for column in ("kind", "requests", "5xx", "other errors", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    every = []
+    for kind, latencies in sorted(result["stats"].items()):
+        every += latencies
+        p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+        f = result["failures"][kind]
+        table.add_row(kind, str(len(latencies)), str(f["5xx"]), str(f["other"]),
+                      f"{p50:.1f}", f"{p95:.1f}", f"{p99:.1f}")  # fmt: skip
+    p50, p95, p99 = np.percentile(every, [50, 95, 99])
+    five = sum(f["5xx"] for f in result["failures"].values())
+    other = sum(f["other"] for f in result["failures"].values())
+    table.add_row("[bold]all[/]", str(total), str(five), str(other),
+                  f"{p50:.1f}", f"{p95:.1f}", f"{p99:.1f}")  # fmt: skip
+    console = Console(width=140)
+    console.print(table)
+    if len(result["memory"]) >= 2:
+        first, last = result["memory"][0][1], result["memory"][-1][1]
+        console.print(
+            f"server resident memory (all workers): {first:.0f} MB at 1 min, {last:.0f} MB at "
+            f"the end: {last / first - 1:+.1%}"
+        )
+
+
+if __name__ == "__main__":
+    main()
