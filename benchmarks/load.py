@@ -159,7 +159,8 @@ def main() -> None:
     total = sum(len(v) for v in result["stats"].values())
     table = Table(
         title=f"soak: {args.rate:.0f} req/s for {result['elapsed']:.0f} s, "
-        f"{total / result['elapsed']:.0f} req/s achieved, model v{model.version} ({model.algorithm})"
+        f"{total / result['elapsed']:.0f} req/s achieved, "
+        f"model v{model.version} ({model.algorithm})"
     )
     for column in ("kind", "requests", "5xx", "other errors", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="left" if column == "kind" else "right")

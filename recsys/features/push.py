@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, bindparam, text
 
@@ -58,38 +57,65 @@ def current_user_rows(
     return rows[["user_id", "event_timestamp", "created_at", *FEATURE_COLUMNS, "genre_counts"]]
 
 
+USER_STATS = text(
+    """
+    SELECT user_id, count(*) AS interaction_count, avg(rating) AS mean_rating,
+           floor(extract(epoch FROM max(occurred_at)))::bigint AS last_interaction_ts,
+           floor(extract(epoch FROM min(occurred_at)))::bigint AS first_interaction_ts
+    FROM interactions WHERE user_id IN :ids AND occurred_at < :now GROUP BY user_id
+    """
+).bindparams(bindparam("ids", expanding=True))
+USER_GENRES = text(
+    """
+    SELECT i.user_id, g.genre, count(*) AS n
+    FROM interactions i JOIN items it ON it.item_id = i.item_id,
+         unnest(it.genres) AS g(genre)
+    WHERE i.user_id IN :ids AND i.occurred_at < :now AND g.genre <> ''
+    GROUP BY i.user_id, g.genre
+    """
+).bindparams(bindparam("ids", expanding=True))
+
+
+def current_user_rows_from_db(
+    engine: Engine, user_ids: Iterable[str], now: datetime
+) -> pd.DataFrame:
+    """:func:`current_user_rows` computed by Postgres (two aggregate queries, no interaction rows
+    shipped to Python): the request path of ``POST /v1/events``."""
+    ids = sorted(set(map(str, user_ids)))
+    with engine.connect() as conn:
+        stats = pd.read_sql_query(USER_STATS, conn, params={"ids": ids, "now": now})
+        genres = pd.read_sql_query(USER_GENRES, conn, params={"ids": ids, "now": now})
+    rows = stats.set_index("user_id").reindex(pd.Index(ids, name="user_id"))
+    rows["interaction_count"] = rows["interaction_count"].fillna(0).astype("int64")
+    rows["mean_rating"] = rows["mean_rating"].astype(float)
+    rows["days_since_last_interaction"] = (
+        pd.Timestamp(now).timestamp() - rows["last_interaction_ts"]
+    ) / 86400.0
+    for column in ("last_interaction_ts", "first_interaction_ts"):
+        rows[column] = rows[column].astype("Int64")
+    taste = {
+        user: "|".join(f"{g}:{n}" for g, n in sorted(zip(part["genre"], part["n"], strict=True)))
+        for user, part in genres.groupby("user_id")
+    }
+    rows["genre_counts"] = [taste.get(user, "") for user in rows.index]
+    rows = rows.reset_index()
+    stamp = pd.Timestamp(now).tz_convert("UTC")
+    rows.insert(1, "event_timestamp", stamp)
+    rows.insert(2, "created_at", stamp)
+    return rows[["user_id", "event_timestamp", "created_at", *FEATURE_COLUMNS, "genre_counts"]]
+
+
 def push_user_features(
     store,  # feast.FeatureStore
     engine: Engine,
     user_ids: Iterable[str],
     now: datetime | None = None,
 ) -> int:
-    """Recompute the users' features from Postgres and push them to the online store."""
+    """Recompute the users' features in Postgres and push them to the online store."""
     from feast.data_source import PushMode
 
-    ids = sorted(set(map(str, user_ids)))
-    if not ids:
+    if not set(user_ids):
         return 0
-    now = now or datetime.now(UTC)
-    with engine.connect() as conn:
-        interactions = pd.read_sql_query(
-            text(
-                "SELECT user_id, item_id, rating, occurred_at FROM interactions "
-                "WHERE user_id IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            conn,
-            params={"ids": ids},
-        )
-        item_ids = sorted(set(interactions["item_id"]))
-        items = pd.read_sql_query(
-            text("SELECT item_id, genres FROM items WHERE item_id IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            ),
-            conn,
-            params={"ids": item_ids or [""]},
-        )
-    interactions["occurred_at"] = pd.to_datetime(interactions["occurred_at"], utc=True)
-    interactions["rating"] = interactions["rating"].astype(np.float64)
-    rows = current_user_rows(interactions, items, ids, now)
+    rows = current_user_rows_from_db(engine, user_ids, now or datetime.now(UTC))
     store.push(PUSH_SOURCE, rows, to=PushMode.ONLINE)
     return len(rows)
