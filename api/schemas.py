@@ -13,20 +13,25 @@ MAX_EVENTS = 1_000
 MAX_ID = 2**31 - 1  # model versions and report ids are Postgres integers
 
 
-def _utf8(value: str) -> str:
-    """Ids travel to Redis keys and Postgres: text that is not valid Unicode (a lone surrogate
-    from a ``\\udXXX`` JSON escape) is refused here, as a 422 naming the field."""
+def _storable(value: str) -> str:
+    """Ids travel to Redis keys and Postgres text: text that is not valid Unicode (a lone
+    surrogate from a ``\\udXXX`` JSON escape) or holds NUL (which Postgres text cannot store) is
+    refused here, as a 422 naming the field."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("must be valid UTF-8 text (no lone surrogates)") from exc
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
     return value
 
 
 #: an external user or item id
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_utf8)]
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_storable)
+]
 #: free text that also ends up in queries (genres, event types)
-Text = Annotated[str, StringConstraints(max_length=128), AfterValidator(_utf8)]
+Text = Annotated[str, StringConstraints(max_length=128), AfterValidator(_storable)]
 
 
 class Explanation(BaseModel):

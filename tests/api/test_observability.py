@@ -81,3 +81,8 @@ def test_ids_that_are_not_valid_unicode_are_a_422_naming_the_field(served, clien
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "events", 0, "user_id"]
+    nul = {"events": [{"event_id": "e", "user_id": "u", "item_id": "a\u0000b",
+                       "event_type": "view"}]}  # fmt: skip
+    response = client.post("/v1/events", json=nul, headers={"X-API-Key": KEY})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "events", 0, "item_id"]
