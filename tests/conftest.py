@@ -114,3 +114,35 @@ def feature_store(settings: Settings, test_endpoints: Endpoints, engine):  # typ
     store = build_feature_store(settings, test_endpoints)
     yield store
     store.teardown()
+
+
+@pytest.fixture(scope="session")
+def serve_dataset(settings, engine, feature_store, test_endpoints):  # type: ignore[no-untyped-def]
+    """A function that puts a dataset where the API reads it: into Postgres, its feature tables
+    built, Feast applied and materialised into Redis, the store's registry refreshed."""
+    from recsys.data.loader import load_dataset
+    from recsys.features.build import build_feature_tables
+    from recsys.features.feast_ops import apply_definitions, materialize
+
+    def serve(data) -> None:  # type: ignore[no-untyped-def]
+        load_dataset(engine, data)
+        build_feature_tables(engine)
+        apply_definitions(settings, test_endpoints)
+        materialize(settings, test_endpoints)
+        feature_store.refresh_registry()
+
+    return serve
+
+
+@pytest.fixture
+def cli_env(settings, engine, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The `recsys` command line pointed at the test servers, database and Feast project."""
+    env = {
+        "RECSYS_DATABASE_URL": settings.database_url,
+        "RECSYS_REDIS_URL": settings.redis_url,
+        "RECSYS_FEAST_PROJECT": settings.feast_project,
+        "RECSYS_DATA_DIR": str(settings.data_dir),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env

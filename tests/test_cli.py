@@ -13,19 +13,6 @@ from recsys.cli import app
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def cli_env(settings, engine, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    env = {
-        "RECSYS_DATABASE_URL": settings.database_url,
-        "RECSYS_REDIS_URL": settings.redis_url,
-        "RECSYS_FEAST_PROJECT": settings.feast_project,
-        "RECSYS_DATA_DIR": str(settings.data_dir),
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
-
-
 def _interactions(engine) -> int:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM interactions")).scalar_one()

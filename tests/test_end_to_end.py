@@ -10,10 +10,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from monitoring.drift import build_drift_report
-from recsys.data.loader import load_dataset
 from recsys.data.readers import read_dataset
-from recsys.features.build import build_feature_tables
-from recsys.features.feast_ops import apply_definitions, materialize
 from recsys.training.registry import ArtifactError, activate, list_models, rollback
 from recsys.training.train import train_model
 
@@ -21,13 +18,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def pipeline(settings, engine, feature_store, test_endpoints):  # type: ignore[no-untyped-def]
+def pipeline(settings, engine, feature_store, serve_dataset):  # type: ignore[no-untyped-def]
     """Load → features → apply → materialize → train popularity, then ALS (active)."""
     data = read_dataset("synthetic")
-    load_dataset(engine, data)
-    build_feature_tables(engine)
-    apply_definitions(settings, test_endpoints)
-    materialize(settings, test_endpoints)
+    serve_dataset(data)
     popularity = train_model(settings, engine, feature_store, "popularity")
     als = train_model(settings, engine, feature_store, "als")
     assert [m.version for m in list_models(engine) if m.is_active] == [als.version]

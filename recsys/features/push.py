@@ -35,12 +35,6 @@ def current_user_rows(
             "first_interaction_ts": grouped["ts"].min(),
         }
     ).reindex(ids)
-    rows["interaction_count"] = rows["interaction_count"].fillna(0).astype("int64")
-    rows["days_since_last_interaction"] = (
-        pd.Timestamp(now).timestamp() - rows["last_interaction_ts"]
-    ) / 86400.0
-    for column in ("last_interaction_ts", "first_interaction_ts"):
-        rows[column] = rows[column].astype("Int64")
     genres = items.set_index("item_id")["genres"]
     tagged = past[["user_id", "item_id"]].assign(genre=past["item_id"].map(genres))
     tagged = tagged.explode("genre").dropna(subset=["genre"])
@@ -49,6 +43,20 @@ def current_user_rows(
         user: "|".join(f"{g}:{n}" for g, n in sorted(per_user.droplevel(0).items()) if n)
         for user, per_user in counts.groupby(level="user_id")
     }
+    return _push_rows(rows, taste, now)
+
+
+def _push_rows(stats: pd.DataFrame, taste: dict[str, str], now: datetime) -> pd.DataFrame:
+    """The push source's rows from per-user aggregates (indexed by user_id: interaction_count,
+    mean_rating, last/first_interaction_ts in epoch seconds) and genre-count strings."""
+    rows = stats.copy()
+    rows["interaction_count"] = rows["interaction_count"].fillna(0).astype("int64")
+    rows["mean_rating"] = rows["mean_rating"].astype(float)
+    rows["days_since_last_interaction"] = (
+        pd.Timestamp(now).timestamp() - rows["last_interaction_ts"]
+    ) / 86400.0
+    for column in ("last_interaction_ts", "first_interaction_ts"):
+        rows[column] = rows[column].astype("Int64")
     rows["genre_counts"] = [taste.get(user, "") for user in rows.index]
     rows = rows.reset_index()
     stamp = pd.Timestamp(now).tz_convert("UTC")
@@ -85,24 +93,11 @@ def current_user_rows_from_db(
     with engine.connect() as conn:
         stats = pd.read_sql_query(USER_STATS, conn, params={"ids": ids, "now": now})
         genres = pd.read_sql_query(USER_GENRES, conn, params={"ids": ids, "now": now})
-    rows = stats.set_index("user_id").reindex(pd.Index(ids, name="user_id"))
-    rows["interaction_count"] = rows["interaction_count"].fillna(0).astype("int64")
-    rows["mean_rating"] = rows["mean_rating"].astype(float)
-    rows["days_since_last_interaction"] = (
-        pd.Timestamp(now).timestamp() - rows["last_interaction_ts"]
-    ) / 86400.0
-    for column in ("last_interaction_ts", "first_interaction_ts"):
-        rows[column] = rows[column].astype("Int64")
     taste = {
         user: "|".join(f"{g}:{n}" for g, n in sorted(zip(part["genre"], part["n"], strict=True)))
         for user, part in genres.groupby("user_id")
     }
-    rows["genre_counts"] = [taste.get(user, "") for user in rows.index]
-    rows = rows.reset_index()
-    stamp = pd.Timestamp(now).tz_convert("UTC")
-    rows.insert(1, "event_timestamp", stamp)
-    rows.insert(2, "created_at", stamp)
-    return rows[["user_id", "event_timestamp", "created_at", *FEATURE_COLUMNS, "genre_counts"]]
+    return _push_rows(stats.set_index("user_id").reindex(pd.Index(ids, name="user_id")), taste, now)
 
 
 def push_user_features(

@@ -35,7 +35,7 @@ def user_feature_values(features: pd.DataFrame) -> dict[str, Any]:
     if features.empty:
         return {}
     columns = [c for c in features.columns if c.startswith(USER_VIEWS)]
-    return {c: _plain(features[c].iloc[0]) for c in columns}
+    return {c: json_value(features[c].iloc[0]) for c in columns}
 
 
 def item_feature_rows(features: pd.DataFrame) -> list[dict[str, Any]]:
@@ -43,12 +43,12 @@ def item_feature_rows(features: pd.DataFrame) -> list[dict[str, Any]]:
         c for c in features.columns if c not in ENTITY_COLUMNS and not c.startswith(USER_VIEWS)
     ]
     return [
-        {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+        {c: json_value(v) for c, v in zip(columns, row, strict=True)}
         for row in features[columns].itertuples(index=False)
     ]
 
 
-def _plain(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """JSON-safe scalar: numpy types unwrapped, NaN → None."""
     if value is None:
         return None

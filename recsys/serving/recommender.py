@@ -31,7 +31,7 @@ from recsys.serving.catalogue import Catalogue
 from recsys.serving.experiments import ExperimentConfig, assign_version
 from recsys.serving.feature_reader import OnlineFeatureReader
 from recsys.serving.models import ActiveModelHolder, ServedModel
-from recsys.serving.online_features import item_feature_rows, user_feature_values
+from recsys.serving.online_features import item_feature_rows, json_value, user_feature_values
 
 logger = logging.getLogger(__name__)
 
@@ -288,11 +288,11 @@ class RecommendationService:
             if chosen_features is not None:
                 row = chosen_features.iloc[position]
                 entry["features"] = {
-                    k: _plain(v) for k, v in row.items() if k not in ("user_id", "item_id")
+                    k: json_value(v) for k, v in row.items() if k not in ("user_id", "item_id")
                 }
             if explained is not None and position in explained[0].index:
                 inputs, contributions = explained
-                entry["inputs"] = {k: _plain(v) for k, v in inputs.loc[position].items()}
+                entry["inputs"] = {k: json_value(v) for k, v in inputs.loc[position].items()}
                 entry["contributions"] = {
                     k: float(v) for k, v in contributions.loc[position].items()
                 }
@@ -346,16 +346,6 @@ def serve_log_row(
         "endpoint": endpoint,
         "degraded": result.degraded,
     }
-
-
-def _plain(value: Any) -> Any:
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
 
 
 def _top_k(scores: np.ndarray, k: int) -> list[int]:

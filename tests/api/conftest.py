@@ -8,24 +8,17 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
-from recsys.data.loader import load_dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
-from recsys.features.build import build_feature_tables
-from recsys.features.feast_ops import apply_definitions, materialize
 from recsys.training.train import train_model
 
 KEY = "test-admin-key"
 
 
 @pytest.fixture(scope="module")
-def served(settings, engine, feature_store, test_endpoints):  # type: ignore[no-untyped-def]
+def served(settings, engine, feature_store, serve_dataset):  # type: ignore[no-untyped-def]
     """Synthetic data in Postgres, features in Redis, ALS (v_als) and LightGBM (active)."""
     data = generate_synthetic(SyntheticConfig(n_users=400, n_items=300, seed=5))
-    load_dataset(engine, data)
-    build_feature_tables(engine)
-    apply_definitions(settings, test_endpoints)
-    materialize(settings, test_endpoints)
-    feature_store.refresh_registry()
+    serve_dataset(data)
     als = train_model(settings, engine, feature_store, "als", {"factors": 16})
     lgbm = train_model(settings, engine, feature_store, "lightgbm", {"n_estimators": 30})
     app_settings = settings.model_copy(

@@ -11,12 +11,9 @@ from sqlalchemy import text
 from api.app import create_app
 from monitoring.simulate import simulate
 from monitoring.weekly import Week, build_weekly_report
-from recsys.data.loader import load_dataset
 from recsys.data.schema import Dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 from recsys.evaluation.splits import temporal_split
-from recsys.features.build import build_feature_tables
-from recsys.features.feast_ops import apply_definitions, materialize
 from recsys.training.train import train_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -24,14 +21,10 @@ REQUESTS = 400
 
 
 @pytest.fixture(scope="module")
-def trained(settings, engine, feature_store, test_endpoints):  # type: ignore[no-untyped-def]
+def trained(settings, engine, feature_store, serve_dataset):  # type: ignore[no-untyped-def]
     data = generate_synthetic(SyntheticConfig(n_users=500, n_items=300, seed=31))
     train, heldout = temporal_split(data.interactions, test_ratio=0.2)
-    load_dataset(engine, Dataset(data.name, data.users, data.items, train))
-    build_feature_tables(engine)
-    apply_definitions(settings, test_endpoints)
-    materialize(settings, test_endpoints)
-    feature_store.refresh_registry()
+    serve_dataset(Dataset(data.name, data.users, data.items, train))
     app_settings = settings.model_copy(update={"reference_users": 400})
     train_model(app_settings, engine, feature_store, "als", {"factors": 16})
     return train, heldout, app_settings

@@ -15,11 +15,8 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from monitoring.weekly import Week, build_weekly_report
-from recsys.data.loader import load_dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 from recsys.db.models import WeeklyReport
-from recsys.features.build import build_feature_tables
-from recsys.features.feast_ops import apply_definitions, materialize
 from recsys.training.train import train_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -27,13 +24,9 @@ REQUESTS, CLICKED, K = 60, 20, 10
 
 
 @pytest.fixture(scope="module")
-def week_served(settings, engine, feature_store, test_endpoints):  # type: ignore[no-untyped-def]
+def week_served(settings, engine, feature_store, serve_dataset):  # type: ignore[no-untyped-def]
     data = generate_synthetic(SyntheticConfig(n_users=300, n_items=400, seed=21))
-    load_dataset(engine, data)
-    build_feature_tables(engine)
-    apply_definitions(settings, test_endpoints)
-    materialize(settings, test_endpoints)
-    feature_store.refresh_registry()
+    serve_dataset(data)
     train_model(settings, engine, feature_store, "als", {"factors": 16})
     with engine.begin() as conn:  # this module's week starts empty (a scratch database)
         conn.execute(text("TRUNCATE served_requests, events, weekly_reports"))
@@ -122,20 +115,11 @@ def test_week_names() -> None:
         Week.parse("2026-47")
 
 
-def test_cli_prints_the_week_and_fails_on_alert(  # type: ignore[no-untyped-def]
-    week_served, settings, engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_prints_the_week_and_fails_on_alert(week_served, cli_env) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
     from recsys.cli import app
 
-    for key, value in {
-        "RECSYS_DATABASE_URL": settings.database_url,
-        "RECSYS_REDIS_URL": settings.redis_url,
-        "RECSYS_FEAST_PROJECT": settings.feast_project,
-        "RECSYS_DATA_DIR": str(settings.data_dir),
-    }.items():
-        monkeypatch.setenv(key, value)
     runner = CliRunner()
     shown = runner.invoke(app, ["monitor", "weekly", "--week", week_served.name])
     assert shown.exit_code == 0, shown.output

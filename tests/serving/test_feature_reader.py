@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.data.loader import load_dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 from recsys.features.build import build_feature_tables
-from recsys.features.feast_ops import apply_definitions, materialize
+from recsys.features.feast_ops import materialize
 from recsys.serving.feature_reader import OnlineFeatureReader
 
 pytestmark = pytest.mark.integration
@@ -19,13 +18,9 @@ SERVICE = "two_stage_v1"  # user, item and on-demand user x item features
 
 
 @pytest.fixture(scope="module")
-def catalogue(settings, engine, feature_store, test_endpoints):  # type: ignore[no-untyped-def]
+def catalogue(serve_dataset):  # type: ignore[no-untyped-def]
     data = generate_synthetic(SyntheticConfig(n_users=300, n_items=1_100, seed=11))
-    load_dataset(engine, data)
-    build_feature_tables(engine)
-    apply_definitions(settings, test_endpoints)
-    materialize(settings, test_endpoints)
-    feature_store.refresh_registry()
+    serve_dataset(data)
     return data
 
 
