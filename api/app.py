@@ -7,7 +7,6 @@ import gc
 import json
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,9 +15,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.observability import RequestIdMiddleware, configure_logging
+from api.observability import RequestObserver, configure_logging
 from api.routes import events, health, models, monitoring, recommendations
 from api.security import ApiKeys
 from recsys import __version__
@@ -118,44 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # JSON escape) cannot be written as UTF-8, so the body is ASCII JSON with escapes.
         return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
-    app.add_middleware(RequestMetrics)
-    app.add_middleware(RequestIdMiddleware)  # outermost: every line of a request carries its id
+    app.add_middleware(RequestObserver)  # outermost: every line of a request carries its id
     app.include_router(health.router)
     app.include_router(recommendations.router)
     app.include_router(events.router)
     app.include_router(models.router)
     app.include_router(monitoring.router)
     return app
-
-
-class RequestMetrics:
-    """Counts and times every HTTP request by route template and model version (plain ASGI:
-    cheaper than a BaseHTTPMiddleware on the hot path)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            model = scope.get("state", {}).get("model", "-")
-            metrics = scope["app"].state.metrics
-            metrics.requests.labels(path, model, str(status)).inc()
-            metrics.latency.labels(path, model).observe(time.perf_counter() - started)
 
 
 class AsciiJSONResponse(JSONResponse):

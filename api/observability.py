@@ -1,10 +1,13 @@
-"""Structured JSON logs that carry the request id, and the request id on every response.
+"""Per request, in one ASGI wrapper (one clock, one status capture): its id, its log line and its
+Prometheus metrics.
 
 Each request gets an id: the caller's ``X-Request-ID`` when it is a plain token of at most 64
 characters, otherwise a new one. It is bound to the log context for the request (every log line
 written while handling it carries ``request_id``) and returned in the ``X-Request-ID`` header.
 One ``request`` line per request records method, route, status and duration — never headers,
-bodies or keys. Logs are JSON lines on stderr, ready for an ELK or Loki pipeline.
+bodies or keys. Logs are JSON lines on stderr, ready for an ELK or Loki pipeline. The same
+measurements feed ``recsys_requests_total`` and ``recsys_request_seconds`` by route template and
+model version (the route sets ``request.state.model``).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     logging.getLogger("uvicorn.access").disabled = True  # replaced by the request line below
 
 
-class RequestIdMiddleware:
+class RequestObserver:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.log = structlog.get_logger("recsys.request")
@@ -84,13 +87,18 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = getattr(scope.get("route"), "path", None)
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            model = scope["state"].get("model", "-")
+            metrics = scope["app"].state.metrics
+            metrics.requests.labels(route, model, str(status)).inc()
+            metrics.latency.labels(route, model).observe(seconds)
             self.log.info(
                 "request",
                 method=scope["method"],
-                route=route or "unmatched",
+                route=route,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
 
