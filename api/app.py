@@ -52,9 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = build_feature_store(cfg, endpoints, store_timeout=cfg.store_timeout_seconds)
         fail_fast_online_store(store)
         state = app.state
-        state.engine, state.store, state.shutting_down = engine, store, False
+        state.engine, state.store = engine, store
         state.metrics = ServingMetrics()
         state.api_keys = ApiKeys(cfg.api_keys)
+        state.protect_reads = cfg.protect_reads
         state.redis = redis.Redis(
             host=endpoints.redis_host, port=endpoints.redis_port, db=endpoints.redis_db,
             socket_timeout=cfg.store_timeout_seconds,
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            state.shutting_down = True  # /readyz answers 503 from here on
+            state.draining.set()  # /readyz answers 503 from here on (if not already)
             stop.set()
             state.serve_log.close()  # everything queued reaches Postgres
             state.redis.close()
@@ -109,6 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         max_body_size=app_settings.max_body_bytes,  # larger bodies: 413, never read whole
     )
+
+    # Set when a drain begins (SIGTERM: recsys.infra.api_server) or the app shuts down.
+    app.state.draining = threading.Event()
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -16,11 +16,13 @@ def get_service(request: Request) -> RecommendationService:
 ServiceDep = Annotated[RecommendationService, Depends(get_service)]
 
 
-def _key_check(required: bool):  # noqa: ANN202 - a dependency factory
+def _key_check(required: bool, reads: bool = False):  # noqa: ANN202 - a dependency factory
     def check(
         request: Request,
         x_api_key: Annotated[str | None, Header(description="API key")] = None,
     ) -> None:
+        if reads and not request.app.state.protect_reads:
+            return
         keys = request.app.state.api_keys
         if not keys.configured:
             if required:
@@ -34,6 +36,8 @@ def _key_check(required: bool):  # noqa: ANN202 - a dependency factory
     return check
 
 
+#: reads: open unless RECSYS_PROTECT_READS (which needs keys configured)
+ReadKey = Depends(_key_check(required=True, reads=True))
 #: events: open when no keys are configured (a local demo), keyed otherwise
 WriteKey = Depends(_key_check(required=False))
 #: model activation: always needs a configured key

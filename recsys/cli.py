@@ -407,17 +407,19 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
     """Run the HTTP API (uvicorn). Several workers each get their own socket on the port
-    (SO_REUSEPORT), so the kernel spreads connections evenly between them."""
-    import uvicorn
+    (SO_REUSEPORT), so the kernel spreads connections evenly between them. SIGTERM drains first:
+    /readyz turns 503 and requests are answered for RECSYS_SHUTDOWN_GRACE_SECONDS."""
+    from recsys.infra.api_server import run_api_server
 
     settings = Settings()
     host, port = host or settings.api_host, port or settings.api_port
+    grace = settings.shutdown_grace_seconds
     if workers > 1:
         from recsys.infra.workers import serve_workers
 
-        serve_workers("api.app:create_app", host, port, workers)
+        serve_workers("api.app:create_app", host, port, workers, grace_seconds=grace)
         return
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    run_api_server("api.app:create_app", host, port, grace_seconds=grace)
 
 
 # -- monitoring ------------------------------------------------------------------------------------

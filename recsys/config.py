@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recsys.serving.experiments import ExperimentConfig
@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     api_keys: list[SecretStr] = Field(
         default_factory=list, description="Keys accepted for write and admin calls (JSON list)"
     )
+    protect_reads: bool = Field(
+        default=False,
+        description="Read endpoints (recommendations, rank, similar, models, reports) need a key "
+        "too; health, readiness and metrics stay open",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
@@ -61,6 +66,12 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1_024, description="Largest request body the API reads (413 above)"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="On SIGTERM the API answers this long with /readyz at 503 before it stops, "
+        "so load balancers route away first",
     )
     log_json: bool = Field(default=True, description="The API logs JSON lines with request ids")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
@@ -100,6 +111,12 @@ class Settings(BaseSettings):
     reference_users: int = Field(
         default=300, description="Users sampled for a model's drift reference at training time"
     )
+
+    @model_validator(mode="after")
+    def _reads_need_keys(self) -> Settings:
+        if self.protect_reads and not self.api_keys:
+            raise ValueError("RECSYS_PROTECT_READS needs at least one key in RECSYS_API_KEYS")
+        return self
 
     @field_validator("data_dir", "dataset_path", "feature_repo")
     @classmethod

@@ -20,7 +20,11 @@ def healthz() -> HealthResponse:
     "/readyz", response_model=ReadinessResponse, responses={503: {"model": ReadinessResponse}}
 )
 def readyz(request: Request) -> JSONResponse:
-    """Postgres and Redis answer, and a model is loaded."""
+    """Ready while a model is loaded and the process is not draining for shutdown.
+
+    Postgres and Redis are checked and reported, but an outage of either does not make the API
+    unready: recommendations keep answering without them (degraded), and a shared store outage
+    must not take every replica out of its load balancer at once."""
     state = request.app.state
     checks: dict[str, str] = {}
     try:
@@ -28,24 +32,20 @@ def readyz(request: Request) -> JSONResponse:
             conn.execute(text("SELECT 1"))
         checks["postgres"] = "ok"
     except Exception as exc:
-        checks["postgres"] = f"error: {type(exc).__name__}"
+        checks["postgres"] = f"error: {type(exc).__name__} (events refused, answers go on)"
     try:
         state.redis.ping()
         checks["redis"] = "ok"
     except Exception as exc:
-        checks["redis"] = f"error: {type(exc).__name__}"
+        checks["redis"] = f"error: {type(exc).__name__} (answers degraded)"
     model = state.service.current_model()
     checks["model"] = f"version {model.version} ({model.algorithm})" if model else "none active"
     if state.service.models.last_error:
         checks["model_load_error"] = state.service.models.last_error
-    ready = (
-        checks["postgres"] == "ok"
-        and checks["redis"] == "ok"
-        and model is not None
-        and not state.shutting_down
-    )
-    if state.shutting_down:
+    draining = state.draining.is_set()
+    if draining:
         checks["shutdown"] = "draining"
+    ready = model is not None and not draining
     body = ReadinessResponse(status="ready" if ready else "not ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

@@ -4,14 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
-from api.deps import AdminKey
+from api.deps import AdminKey, ReadKey
 from api.schemas import MAX_ID, ModelInfo
 from recsys.training.registry import ArtifactError, activate, list_models
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-@router.get("", response_model=list[ModelInfo])
+@router.get("", response_model=list[ModelInfo], dependencies=[ReadKey])
 def models(request: Request) -> list[ModelInfo]:
     """Every registered model version, newest first."""
     return [

@@ -14,10 +14,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.deps import ReadKey
 from api.schemas import MAX_ID
 from recsys.db.models import WeeklyReport
 
-router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"])
+router = APIRouter(prefix="/v1/monitoring", tags=["monitoring"], dependencies=[ReadKey])
 
 
 class WeeklyReportSummary(BaseModel):

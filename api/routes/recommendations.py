@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request
 
-from api.deps import ServiceDep
+from api.deps import ReadKey, ServiceDep
 from api.schemas import (
     MAX_CANDIDATES,
     MAX_ID,
@@ -24,7 +24,7 @@ from recsys.serving.recommender import (
     serve_log_row,
 )
 
-router = APIRouter(prefix="/v1", tags=["recommendations"])
+router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[ReadKey])
 
 
 def _answer(

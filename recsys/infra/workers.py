@@ -4,7 +4,8 @@
 burst of new connections to whichever worker is awake: measured here, all 16 keep-alive clients of
 a load test landed on one of two workers (97 % and 0 % CPU, 250 req/s instead of 450–500). With a
 socket per worker the kernel spreads connections by a hash of their addresses instead.
-Each worker is a plain ``uvicorn.Server``: its own lifespan, graceful shutdown on SIGTERM.
+Each worker is a :class:`~recsys.infra.api_server.DrainingServer`: its own lifespan, a drain
+period and a graceful shutdown on SIGTERM.
 """
 
 from __future__ import annotations
@@ -26,22 +27,34 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run_worker(app: str, host: str, port: int, log_level: str) -> None:
-    import uvicorn
+def _run_worker(app: str, host: str, port: int, log_level: str, grace_seconds: float) -> None:
+    from recsys.infra.api_server import run_api_server
 
-    config = uvicorn.Config(app, factory=True, log_level=log_level, access_log=False)
-    uvicorn.Server(config).run(sockets=[_listening_socket(host, port)])
+    run_api_server(
+        app, host, port, grace_seconds=grace_seconds, log_level=log_level,
+        sock=_listening_socket(host, port),
+    )  # fmt: skip
 
 
-def serve_workers(app: str, host: str, port: int, workers: int, log_level: str = "info") -> None:
+def serve_workers(
+    app: str,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "info",
+    grace_seconds: float = 0.0,
+) -> None:
     """Run ``workers`` processes of the app factory ``app`` ("module:function") until SIGINT or
-    SIGTERM, which is passed on to every worker (each drains and shuts down gracefully)."""
+    SIGTERM, which is passed on to every worker (each drains for ``grace_seconds`` on SIGTERM,
+    then shuts down gracefully: :mod:`recsys.infra.api_server`)."""
     if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - not on Linux
         raise RuntimeError("several workers need SO_REUSEPORT (Linux, macOS)")
     _listening_socket(host, port).close()  # fail here, once, if the port is taken
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_run_worker, args=(app, host, port, log_level), name=f"api-{i}")
+        context.Process(
+            target=_run_worker, args=(app, host, port, log_level, grace_seconds), name=f"api-{i}"
+        )
         for i in range(workers)
     ]
     for process in processes:
@@ -50,7 +63,9 @@ def serve_workers(app: str, host: str, port: int, workers: int, log_level: str =
     def stop(signum: int, _frame: FrameType | None) -> None:
         for process in processes:
             if process.is_alive():
-                process.terminate()  # SIGTERM: uvicorn's graceful shutdown
+                # SIGTERM: drain, then uvicorn's graceful shutdown. On Ctrl-C the terminal has
+                # already sent SIGINT to every worker, and a later signal stops without the wait.
+                process.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -3,13 +3,8 @@ stores: no 5xx, and every documented response matches its schema."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
@@ -20,48 +15,20 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from recsys.infra.embedded import _free_port
-from tests.api.conftest import KEY
+from tests.api.conftest import KEY, live_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def live_api(served):  # type: ignore[no-untyped-def]
-    settings = served[3]
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RECSYS_DATABASE_URL": settings.database_url,
-        "RECSYS_REDIS_URL": settings.redis_url,
-        "RECSYS_FEAST_PROJECT": settings.feast_project,
-        "RECSYS_DATA_DIR": str(settings.data_dir),
-        "RECSYS_API_KEYS": f'["{KEY}"]',
-        "RECSYS_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=ROOT, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "API did not start"
-        time.sleep(0.3)
-    yield base
-    process.terminate()
-    process.wait(30)
+def live_base(served):  # type: ignore[no-untyped-def]
+    with live_api(served[3]) as api:
+        yield api.base
 
 
-def test_generated_requests_never_get_a_5xx_and_match_the_schema(live_api) -> None:  # type: ignore[no-untyped-def]
-    schema = schemathesis.openapi.from_url(f"{live_api}/openapi.json")
+def test_generated_requests_never_get_a_5xx_and_match_the_schema(live_base) -> None:  # type: ignore[no-untyped-def]
+    schema = schemathesis.openapi.from_url(f"{live_base}/openapi.json")
     failures: dict[str, str] = {}
     operations = 0
     for result in schema.get_all_operations():
@@ -75,7 +42,7 @@ def test_generated_requests_never_get_a_5xx_and_match_the_schema(live_api) -> No
         )  # fmt: skip
         def check(case) -> None:  # type: ignore[no-untyped-def]
             case.call_and_validate(
-                base_url=live_api,
+                base_url=live_base,
                 headers={"X-API-Key": KEY},
                 checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
             )
