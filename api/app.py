@@ -10,7 +10,6 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +21,7 @@ from api.security import ApiKeys
 from recsys import __version__
 from recsys.config import Settings
 from recsys.infra.database import create_db_engine
+from recsys.infra.endpoints import connect_redis
 from recsys.infra.feast_store import build_feature_store, fail_fast_online_store
 from recsys.infra.services import resolve_endpoints
 from recsys.serving.catalogue import Catalogue
@@ -56,11 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.metrics = ServingMetrics()
         state.api_keys = ApiKeys(cfg.api_keys)
         state.protect_reads = cfg.protect_reads
-        state.redis = redis.Redis(
-            host=endpoints.redis_host, port=endpoints.redis_port, db=endpoints.redis_db,
-            socket_timeout=cfg.store_timeout_seconds,
-            socket_connect_timeout=cfg.store_timeout_seconds,
-        )  # fmt: skip
+        state.redis = connect_redis(endpoints, cfg.store_timeout_seconds)  # for /readyz
         state.serve_log = ServeLogWriter(
             engine, max_queue=cfg.serve_log_queue, on_drop=state.metrics.serve_log_dropped.inc
         )

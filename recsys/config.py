@@ -29,7 +29,12 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="Redis URL of the Feast online store, e.g. redis://127.0.0.1:6379/0",
+        description="Redis URL of the Feast online store, e.g. redis://127.0.0.1:6379/0 "
+        "(with RECSYS_REDIS_CLUSTER: any node of the cluster, which finds the others)",
+    )
+    redis_cluster: bool = Field(
+        default=False,
+        description="The online store is a Redis Cluster (Feast redis_type: redis_cluster)",
     )
     embedded_database: str = Field(
         default="recsys", description="Database name created inside the embedded PostgreSQL"

@@ -119,19 +119,29 @@ def feature_store(settings: Settings, test_endpoints: Endpoints, engine):  # typ
 @pytest.fixture(scope="session")
 def serve_dataset(settings, engine, feature_store, test_endpoints):  # type: ignore[no-untyped-def]
     """A function that puts a dataset where the API reads it: into Postgres, its feature tables
-    built, Feast applied and materialised into Redis, the store's registry refreshed."""
+    built, Feast applied and materialised into Redis (the session's, or those of the settings
+    and endpoints given), the store's registry refreshed."""
     from recsys.data.loader import load_dataset
     from recsys.features.build import build_feature_tables
     from recsys.features.feast_ops import apply_definitions, materialize
 
-    def serve(data) -> None:  # type: ignore[no-untyped-def]
+    def serve(data, stack=None, endpoints=None) -> None:  # type: ignore[no-untyped-def]
         load_dataset(engine, data)
         build_feature_tables(engine)
-        apply_definitions(settings, test_endpoints)
-        materialize(settings, test_endpoints)
+        apply_definitions(stack or settings, endpoints or test_endpoints)
+        materialize(stack or settings, endpoints or test_endpoints)
         feature_store.refresh_registry()
 
     return serve
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A six-node Redis Cluster on loopback ports for the session (started on first use)."""
+    from tests.redis_cluster import redis_cluster
+
+    with redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+        yield url
 
 
 @pytest.fixture

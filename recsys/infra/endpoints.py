@@ -13,7 +13,8 @@ class Endpoints:
     """Connection details of the app database (PostgreSQL) and the online store (Redis)."""
 
     database_url: str  # SQLAlchemy URL, postgresql+psycopg://...
-    redis_url: str  # redis://host:port/db
+    redis_url: str  # redis://host:port/db (a cluster: any one node, db 0)
+    redis_cluster: bool = False
 
     @property
     def sqlalchemy_url(self) -> URL:
@@ -47,7 +48,9 @@ class Endpoints:
 
     def with_database(self, database: str) -> Endpoints:
         url = self.sqlalchemy_url.set(database=database)
-        return Endpoints(url.render_as_string(hide_password=False), self.redis_url)
+        return Endpoints(
+            url.render_as_string(hide_password=False), self.redis_url, self.redis_cluster
+        )
 
     @property
     def redis_host(self) -> str:
@@ -65,10 +68,17 @@ class Endpoints:
         return int(parse_qs(urlsplit(self.redis_url).query).get("db", ["0"])[0])
 
     @property
+    def feast_redis_type(self) -> str:
+        return "redis_cluster" if self.redis_cluster else "redis"
+
+    @property
     def feast_redis_connection_string(self) -> str:
-        """Feast's own format: ``host:port,db=N[,password=...]``."""
+        """Feast's own format: ``host:port,db=N[,password=...]``; a cluster's startup node has no
+        ``db`` (clusters have one database)."""
         parts = urlsplit(self.redis_url)
-        text = f"{self.redis_host}:{self.redis_port},db={self.redis_db}"
+        text = f"{self.redis_host}:{self.redis_port}"
+        if not self.redis_cluster:
+            text += f",db={self.redis_db}"
         if parts.password:
             text += f",password={parts.password}"
         if parts.username:
@@ -79,5 +89,18 @@ class Endpoints:
         """Human-readable, password-free description for status output."""
         return {
             "database": self.sqlalchemy_url.render_as_string(hide_password=True),
-            "redis": f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}",
+            "redis": f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+            + (" (cluster)" if self.redis_cluster else ""),
         }
+
+
+def connect_redis(endpoints: Endpoints, timeout: float | None = None):  # noqa: ANN201 - either client
+    """A redis-py client for the online store's server: ``RedisCluster`` for a cluster (it finds
+    every node from the one in the URL), ``Redis`` otherwise; passwords and TLS (``rediss://``)
+    come from the URL."""
+    import redis
+
+    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    if endpoints.redis_cluster:
+        return redis.RedisCluster.from_url(endpoints.redis_url, **options)
+    return redis.Redis.from_url(endpoints.redis_url, **options)

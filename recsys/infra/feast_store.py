@@ -34,6 +34,7 @@ def feast_environment(
         "RECSYS_FEAST_PG_DATABASE": endpoints.pg_database,
         "RECSYS_FEAST_PG_USER": endpoints.pg_user,
         "RECSYS_FEAST_PG_PASSWORD": endpoints.pg_password,
+        "RECSYS_FEAST_REDIS_TYPE": endpoints.feast_redis_type,
         "RECSYS_FEAST_REDIS": endpoints.feast_redis_connection_string
         + (
             f",socket_timeout={store_timeout},socket_connect_timeout={store_timeout}"

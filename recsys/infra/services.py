@@ -17,7 +17,7 @@ def resolve_endpoints(settings: Settings) -> Endpoints:
     From here on the code path is the same whichever servers answer.
     """
     if settings.database_url and settings.redis_url:
-        return Endpoints(settings.database_url, settings.redis_url)
+        return Endpoints(settings.database_url, settings.redis_url, settings.redis_cluster)
     if settings.database_url or settings.redis_url:
         missing = "RECSYS_REDIS_URL" if settings.database_url else "RECSYS_DATABASE_URL"
         raise ConfigurationError(

@@ -21,16 +21,34 @@ from api.app import create_app
 from recsys.config import Settings
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 from recsys.infra.embedded import _free_port
+from recsys.infra.feast_store import build_feature_store
+from recsys.infra.services import resolve_endpoints
 from recsys.training.train import train_model
 
 KEY = "test-admin-key"
 
 
-@pytest.fixture(scope="module")
-def served(settings, engine, feature_store, serve_dataset):  # type: ignore[no-untyped-def]
-    """Synthetic data in Postgres, features in Redis, ALS (v_als) and LightGBM (active)."""
+@pytest.fixture(scope="module", params=["redis"])
+def served(request, settings, engine, feature_store, serve_dataset):  # type: ignore[no-untyped-def]
+    """Synthetic data in Postgres, features in Redis, ALS (v_als) and LightGBM (active).
+
+    Parametrised by the online store: ``"redis"`` (one server) by default; a module that
+    parametrises ``served`` indirectly with ``"redis_cluster"`` also runs on a six-node Redis
+    Cluster (its own Feast project, materialised into the cluster)."""
     data = generate_synthetic(SyntheticConfig(n_users=400, n_items=300, seed=5))
-    serve_dataset(data)
+    if request.param == "redis_cluster":
+        settings = settings.model_copy(
+            update={
+                "redis_url": request.getfixturevalue("redis_cluster_url"),
+                "redis_cluster": True,
+                "feast_project": f"{settings.feast_project}_cluster",
+            }
+        )
+        endpoints = resolve_endpoints(settings)
+        serve_dataset(data, settings, endpoints)
+        feature_store = build_feature_store(settings, endpoints)
+    else:
+        serve_dataset(data)
     als = train_model(settings, engine, feature_store, "als", {"factors": 16})
     lgbm = train_model(settings, engine, feature_store, "lightgbm", {"n_estimators": 30})
     app_settings = settings.model_copy(

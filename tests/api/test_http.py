@@ -1,6 +1,7 @@
-"""Every endpoint over HTTP on real Postgres, Redis and Feast: recommendations with filters and
-explanations, rank, similar, events (idempotent, fresh features after them), models, metrics,
-and experiments with shadows (outages: test_redis_outage.py, test_postgres_outage.py)."""
+"""Every endpoint over HTTP on real Postgres, Redis and Feast, on one Redis server and again on a
+six-node Redis Cluster: recommendations with filters and explanations, rank, similar, events
+(idempotent, fresh features after them), models, metrics, and experiments with shadows
+(outages: test_redis_outage.py, test_postgres_outage.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,17 @@ from sqlalchemy import text
 
 from api.app import create_app
 from recsys.config import Settings
+from recsys.infra.endpoints import connect_redis
+from recsys.infra.services import resolve_endpoints
 from recsys.serving.experiments import ExperimentConfig, assign_version
 from tests.api.conftest import KEY
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    # every test here runs on one Redis server and again on a six-node Redis Cluster
+    pytest.mark.parametrize("served", ["redis", "redis_cluster"], indirect=True),
+]
 
 
 def _items(body: dict) -> list[str]:
@@ -230,3 +238,13 @@ def test_experiment_split_is_stable_and_shadows_are_logged(served, engine) -> No
             {"v": als.version, "ids": lgbm_requests},
         ).scalar_one()  # fmt: skip
     assert shadows == len(lgbm_requests)  # shadowed, logged, never served
+
+
+def test_online_features_are_in_the_store_and_spread_over_a_cluster(served) -> None:  # type: ignore[no-untyped-def]
+    settings = served[3]
+    client = connect_redis(resolve_endpoints(settings))
+    if settings.redis_cluster:
+        per_primary = [client.get_redis_connection(n).dbsize() for n in client.get_primaries()]
+        assert len(per_primary) == 3 and min(per_primary) > 0, per_primary
+    else:
+        assert client.dbsize() > 0
