@@ -24,6 +24,7 @@ from recsys.infra.database import create_db_engine
 from recsys.infra.endpoints import connect_redis
 from recsys.infra.feast_store import build_feature_store, fail_fast_online_store
 from recsys.infra.services import resolve_endpoints
+from recsys.ingest.redis_streams import event_stream
 from recsys.serving.catalogue import Catalogue
 from recsys.serving.feature_reader import OnlineFeatureReader
 from recsys.serving.metrics import ServingMetrics
@@ -57,6 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.api_keys = ApiKeys(cfg.api_keys)
         state.protect_reads = cfg.protect_reads
         state.redis = connect_redis(endpoints, cfg.store_timeout_seconds)  # for /readyz
+        state.event_stream = (
+            event_stream(cfg, endpoints, cfg.store_timeout_seconds)
+            if cfg.event_ingestion == "stream"
+            else None
+        )
         state.serve_log = ServeLogWriter(
             engine, max_queue=cfg.serve_log_queue, on_drop=state.metrics.serve_log_dropped.inc
         )

@@ -138,7 +138,12 @@ class EventsBody(BaseModel):
 class EventsResponse(BaseModel):
     stored: int
     duplicates: int
-    features_pushed: bool = Field(description="False when the online store could not be updated")
+    features_pushed: bool = Field(
+        description="The users' online features were updated before the answer (inline ingestion)"
+    )
+    features_queued: bool = Field(
+        False, description="The users were announced to the feature-update workers (stream)"
+    )
 
 
 class ModelInfo(BaseModel):

@@ -38,6 +38,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(monitor_app, name="monitor")
+worker_app = typer.Typer(help="Background workers.", no_args_is_help=True)
+app.add_typer(worker_app, name="worker")
 
 console = Console()
 # Errors go to stderr unwrapped, so a file path and line number stay on one line.
@@ -534,6 +536,42 @@ def simulate(
     console.print(
         f"{result.requests} requests, {result.clicks} clicks, {result.errors} errors"
         + (f", drift: {', '.join(result.drift)}" if result.drift else "")
+    )
+
+
+# -- workers ---------------------------------------------------------------------------------------
+@worker_app.command("features")
+def worker_features(
+    consumer: Annotated[
+        str, typer.Option(help="Consumer name; a restart under the same name resumes its work")
+    ] = "",
+    batch_size: Annotated[int, typer.Option(min=1)] = 100,
+) -> None:
+    """Consume the event stream (RECSYS_EVENT_INGESTION=stream) and push the users' fresh
+    features to the online store, until SIGTERM/SIGINT (the batch in hand is finished first)."""
+    import signal
+    import socket
+    import threading
+
+    from recsys.features.push import push_user_features
+    from recsys.ingest.redis_streams import event_stream
+    from recsys.ingest.worker import FeatureUpdateWorker
+
+    ctx = Context()
+    stream = event_stream(ctx.settings, ctx.endpoints)
+    stream.ensure_group()
+    name = consumer or socket.gethostname()  # a pod's name: stable across its restarts
+    worker = FeatureUpdateWorker(
+        stream, lambda users: push_user_features(ctx.store, ctx.engine, users), name, batch_size
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    console.print(f"worker {name!r} reading {stream.stream} (group {stream.group})")
+    stats = worker.run(stop)
+    console.print(
+        f"stopped: {stats.messages} messages in {stats.batches} batches, "
+        f"{stats.users_pushed} user pushes, {stats.failures} failed pushes"
     )
 
 

@@ -7,6 +7,7 @@ where the settings are needed, so tests and commands can pass their own.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +79,15 @@ class Settings(BaseSettings):
         description="On SIGTERM the API answers this long with /readyz at 503 before it stops, "
         "so load balancers route away first",
     )
+    event_ingestion: Literal["inline", "stream"] = Field(
+        default="inline",
+        description="After storing events the API pushes the users' features itself (inline) or "
+        "announces them on a Redis stream for `recsys worker features` (stream)",
+    )
+    event_claim_idle_seconds: float = Field(
+        default=60.0, gt=0, description="A worker takes over another's unacknowledged messages "
+        "after this long (the other is presumed dead)",
+    )  # fmt: skip
     log_json: bool = Field(default=True, description="The API logs JSON lines with request ids")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     store_timeout_seconds: float = Field(

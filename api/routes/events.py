@@ -28,7 +28,8 @@ def post_events(request: Request, body: EventsBody) -> EventsResponse:
 
     Stored in Postgres (one transaction) before the 202, once per `event_id` (a retry is
     harmless). The users' activity and taste features are then recomputed and pushed to the
-    online store, so their next recommendation reflects the events.
+    online store, so their next recommendation reflects the events: here, or, with
+    `RECSYS_EVENT_INGESTION=stream`, by `recsys worker features` reading a Redis stream.
     """
     now = datetime.now(UTC)
     events = [
@@ -51,13 +52,19 @@ def post_events(request: Request, body: EventsBody) -> EventsResponse:
         raise HTTPException(503, "database unavailable: nothing stored, retry") from exc
     state.metrics.events.labels("stored").inc(len(result.stored))
     state.metrics.events.labels("duplicate").inc(result.duplicates)
-    pushed = True
+    pushed = queued = False
     if result.stored:
-        try:
-            push_user_features(state.store, state.engine, {e.user_id for e in result.stored})
-        except Exception:  # stored already: the next feature build catches up
-            logger.exception("pushing user features failed")
-            pushed = False
+        users = {e.user_id for e in result.stored}
+        try:  # stored already: if this fails, the next feature build catches up
+            if state.event_stream is not None:
+                state.event_stream.publish(users, [e.event_id for e in result.stored])
+                queued = True
+            else:
+                push_user_features(state.store, state.engine, users)
+                pushed = True
+        except Exception:
+            logger.exception("updating the users' online features failed")
     return EventsResponse(
-        stored=len(result.stored), duplicates=result.duplicates, features_pushed=pushed
-    )
+        stored=len(result.stored), duplicates=result.duplicates, features_pushed=pushed,
+        features_queued=queued,
+    )  # fmt: skip

@@ -122,7 +122,7 @@ def test_events_are_stored_once_and_seen_by_the_next_request(served, client, eng
     assert client.post("/v1/events", json=batch).status_code == 401
     first = client.post("/v1/events", json=batch, headers=headers)
     assert first.status_code == 202 and first.json() == {
-        "stored": 1, "duplicates": 0, "features_pushed": True,
+        "stored": 1, "duplicates": 0, "features_pushed": True, "features_queued": False,
     }  # fmt: skip
     retry = client.post("/v1/events", json=batch, headers=headers).json()
     assert (retry["stored"], retry["duplicates"]) == (0, 1)
