@@ -57,12 +57,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(port: int, pool: int) -> subprocess.Popen:
+def _start_server(port: int, pool: int, workers: int = 2) -> subprocess.Popen:
     env = {**os.environ, "RECSYS_CANDIDATE_POOL": str(pool)}
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "recsys"), "serve", "--workers", "2",
+        [str(Path(sys.executable).parent / "recsys"), "serve", "--workers", str(workers),
          "--host", "127.0.0.1", "--port", str(port)],
+        # its JSON request log is written as in production (its cost is measured) but not shown
         env=env, cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
