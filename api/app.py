@@ -71,8 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             holder,
             Catalogue.load(engine),
             lambda service, items: OnlineFeatureReader(
-                store, service, items, refresh_seconds=cfg.feature_refresh_seconds
-            ),
+                store,
+                service,
+                items,
+                refresh_seconds=cfg.feature_refresh_seconds,
+                on_demand_cache_bytes=cfg.on_demand_cache_mb * 2**20,
+            ),  # fmt: skip
             candidate_pool=cfg.candidate_pool,
             experiment=cfg.experiment,
             store_retry_seconds=cfg.store_retry_seconds,

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
         description="On SIGTERM the API answers this long with /readyz at 503 before it stops, "
         "so load balancers route away first",
     )
+    on_demand_cache_mb: int = Field(
+        default=32, ge=1, description="Per API worker: on-demand feature outputs kept per user"
+    )
     event_ingestion: Literal["inline", "stream"] = Field(
         default="inline",
         description="After storing events the API pushes the users' features itself (inline) or "

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +59,12 @@ class ItemSnapshot:
         return found
 
 
+@dataclass
+class _KeptOutputs:
+    inputs: tuple  # (snapshot loaded_at, the user's input values): what the outputs are for
+    outputs: dict[str, np.ndarray]  # "done" per input group, then each output column
+
+
 @dataclass(frozen=True)
 class _Plan:
     """Which features of the service come from where, in the service's column order."""
@@ -82,16 +89,19 @@ class OnlineFeatureReader:
         feature_service: str,
         item_ids: Sequence[str],
         refresh_seconds: float = 30.0,
-        on_demand_cache_size: int = 4_096,
+        on_demand_cache_bytes: int = 32 * 2**20,
     ) -> None:
         self._store = store
         self.feature_service = feature_service
         self._item_ids = [str(i) for i in item_ids]
         self._refresh_seconds = refresh_seconds
-        # on-demand outputs per distinct user input, over the whole catalogue (insertion order:
-        # the oldest goes first when full)
-        self._on_demand_cache: dict[tuple, dict[str, np.ndarray]] = {}
-        self._on_demand_cache_size = on_demand_cache_size
+        # On-demand outputs over the whole catalogue, one entry per (view, user): a user's new
+        # inputs (after an event) replace the user's entry instead of adding one, so the cache
+        # holds at most one entry per active user, least recently used first out, within a
+        # memory budget (see _on_demand_entries).
+        self._on_demand_cache: OrderedDict[tuple[str, str], _KeptOutputs] = OrderedDict()
+        self._on_demand_cache_bytes = on_demand_cache_bytes
+        self._on_demand_lock = threading.Lock()
         self._plan = self._make_plan()
         self._online_store = store._get_provider().online_store
         self._user_views = []  # (FeatureView, [feature names]) read per request
@@ -128,25 +138,34 @@ class OnlineFeatureReader:
         for column, values in snapshot.columns.items():
             columns[column] = values[at]
         for odfv in self._plan.on_demand:
-            columns.update(self._transform(odfv, columns, snapshot.input_groups[odfv.name][at]))
+            groups = snapshot.input_groups[odfv.name][at]
+            columns.update(self._transform(odfv, user_id, columns, groups))
         return pd.DataFrame({c: columns[c] for c in (USER_KEY, ITEM_KEY, *self._plan.columns)})
 
-    def _transform(self, odfv, columns: dict[str, np.ndarray], groups: np.ndarray) -> dict:  # noqa: ANN001
+    def _transform(
+        self, odfv, user_id: str, columns: dict[str, np.ndarray], groups: np.ndarray
+    ) -> dict:  # noqa: ANN001, E501
         """The view's outputs for the request's rows, by its own Feast transformation, run once
         per distinct input: the user's inputs are the same on every row and the items' repeat
-        across the catalogue. Outputs are kept per user input (keyed by the exact input values
-        and the snapshot, so a kept output is never stale): a returning user costs a lookup."""
+        across the catalogue. Outputs are kept per user, with the exact input values and the
+        snapshot they were computed from, so a kept output is never stale: a returning user
+        whose inputs did not change costs a lookup."""
         snapshot = self._snapshot
         user_columns = [c for c in self._plan.on_demand_inputs(odfv) if c not in snapshot.columns]
         user_values = {c: columns[c][0] if len(columns[c]) else None for c in user_columns}
-        key = (snapshot.loaded_at, odfv.name, tuple(map(repr, user_values.values())))
-        kept = self._on_demand_cache.get(key)
-        if kept is None:
-            n_groups = len(snapshot.group_rows[odfv.name])
-            kept = {"done": np.zeros(n_groups, dtype=bool)}
-            self._on_demand_cache[key] = kept
-            while len(self._on_demand_cache) > self._on_demand_cache_size:
-                self._on_demand_cache.pop(next(iter(self._on_demand_cache)))
+        inputs = (snapshot.loaded_at, tuple(map(repr, user_values.values())))
+        slot = (odfv.name, user_id)
+        with self._on_demand_lock:
+            entry = self._on_demand_cache.get(slot)
+            if entry is None or entry.inputs != inputs:
+                n_groups = len(snapshot.group_rows[odfv.name])
+                entry = _KeptOutputs(inputs, {"done": np.zeros(n_groups, dtype=bool)})
+                self._on_demand_cache[slot] = entry
+                limit = self._on_demand_entries(n_groups, len(odfv.features))
+                while len(self._on_demand_cache) > limit:
+                    self._on_demand_cache.popitem(last=False)
+            self._on_demand_cache.move_to_end(slot)
+        kept = entry.outputs
         needed = np.unique(groups)
         missing = needed[~kept["done"][needed]]
         if missing.size:
@@ -162,6 +181,12 @@ class OnlineFeatureReader:
                 kept[name][missing] = values
             kept["done"][missing] = True
         return {name: values[groups] for name, values in kept.items() if name != "done"}
+
+    def _on_demand_entries(self, n_groups: int, n_outputs: int) -> int:
+        """Entries that fit the budget when full: per distinct item input, a flag byte and, per
+        output, an object pointer and a Python float (8 + 24 bytes)."""
+        per_entry = n_groups * (1 + n_outputs * 32) + 1_000
+        return max(1, self._on_demand_cache_bytes // per_entry)
 
     def _read_user(self, user_id: str) -> dict[str, object]:
         """The user's views, one online-store read each: the store's own ``online_read`` and

@@ -108,3 +108,32 @@ def test_a_materialisation_is_picked_up_and_a_push_is_seen_at_once(  # type: ign
         ),  # fmt: skip
     )
     assert reader.fetch("0", [item])["user_stats__interaction_count"].iloc[0] == 12345
+
+
+def test_on_demand_outputs_are_kept_once_per_user_within_the_memory_budget(  # type: ignore[no-untyped-def]
+    catalogue, feature_store
+) -> None:
+    items = catalogue.items["item_id"].tolist()
+    users = sorted(catalogue.interactions["user_id"].astype(str).unique())[:6]
+    roomy = OnlineFeatureReader(feature_store, SERVICE, items, on_demand_cache_bytes=2**30)
+    for user in users + users:  # returning users add nothing
+        roomy.fetch(user, items[:50])
+    assert len(roomy._on_demand_cache) == len(users)
+
+    # a user whose inputs change (an event pushed a new taste) keeps one entry, recomputed
+    changed = "Action:7|Drama:1"
+    feature_store.write_to_online_store(
+        "user_taste",
+        pd.DataFrame({"user_id": [users[0]], "event_timestamp": [datetime.now(UTC)],
+                      "created_at": [datetime.now(UTC)], "genre_counts": [changed]}),
+    )  # fmt: skip
+    fresh = roomy.fetch(users[0], items[:50])
+    assert len(roomy._on_demand_cache) == len(users)
+    _assert_same(fresh, _stock(feature_store, users[0], items[:50]))
+
+    groups = len(roomy.snapshot.group_rows["genre_affinity"])
+    per_entry = groups * (1 + 2 * 32) + 1_000  # two outputs, see _on_demand_entries
+    tight = OnlineFeatureReader(feature_store, SERVICE, items, on_demand_cache_bytes=2 * per_entry)
+    for user in users:
+        tight.fetch(user, items[:50])
+    assert list(tight._on_demand_cache) == [("genre_affinity", u) for u in users[-2:]]  # LRU
