@@ -70,6 +70,7 @@ async def soak(base: str, users: list[str], items: list[str], rate: float, secon
         await pool.put(await asyncio.open_connection(host, port_n))
     rng = random.Random(0)
     stats: dict[str, list] = defaultdict(list)
+    timeline: list[tuple[float, float]] = []  # (seconds since start when sent, latency ms)
     failures: dict[str, dict[str, int]] = defaultdict(lambda: {"5xx": 0, "other": 0})
     memory: list[tuple[float, float]] = []
     served: list[tuple[str, str, str]] = []  # (user, item, request_id) to click on
@@ -91,6 +92,7 @@ async def soak(base: str, users: list[str], items: list[str], rate: float, secon
         started = time.perf_counter()
         status, data = await _request(pool, host, port_n, method, url, body)
         stats[kind].append((time.perf_counter() - started) * 1000)
+        timeline.append((started - start, stats[kind][-1]))
         if status is None or (status >= 300 and status < 500):
             failures[kind]["other"] += 1
         elif status >= 500:
@@ -124,7 +126,10 @@ async def soak(base: str, users: list[str], items: list[str], rate: float, secon
     elapsed = time.perf_counter() - start
     if server_pids:
         memory.append((elapsed, rss_mb()))
-    return {"stats": stats, "failures": failures, "memory": memory, "elapsed": elapsed}
+    return {
+        "stats": stats, "failures": failures, "memory": memory, "elapsed": elapsed,
+        "timeline": timeline,
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -178,6 +183,21 @@ def main() -> None:
                   f"{p50:.1f}", f"{p95:.1f}", f"{p99:.1f}")  # fmt: skip
     console = Console(width=140)
     console.print(table)
+    # Per minute: a slow drift (a cache filling, a table growing) shows here, not in the totals.
+    minutes = Table(title="per minute of the run (by send time)")
+    for column in ("minute", "requests", "p50 ms", "p99 ms", "server RSS MB at its end"):
+        minutes.add_column(column, justify="right")
+    sent = np.array([t for t, _ in result["timeline"]])
+    latency = np.array([ms for _, ms in result["timeline"]])
+    rss = dict((int(round(t / 60)), mb) for t, mb in result["memory"])
+    for minute in range(int(np.ceil(result["elapsed"] / 60))):
+        inside = latency[(sent >= minute * 60) & (sent < (minute + 1) * 60)]
+        if inside.size:
+            p50, p99 = np.percentile(inside, [50, 99])
+            memory = rss.get(minute + 1)
+            minutes.add_row(str(minute + 1), str(inside.size), f"{p50:.1f}", f"{p99:.1f}",
+                            f"{memory:.0f}" if memory else "-")  # fmt: skip
+    console.print(minutes)
     if len(result["memory"]) >= 2:
         first, last = result["memory"][0][1], result["memory"][-1][1]
         console.print(
