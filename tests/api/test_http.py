@@ -130,29 +130,28 @@ def test_events_are_stored_once_and_seen_by_the_next_request(served, client, eng
     count = "user_stats__interaction_count"
     assert after[count] == before[count] + 1
 
+    refused = [f"e-{uuid.uuid4()}", f"e-{uuid.uuid4()}"]
     bad = client.post(
         "/v1/events",
         json={"events": [
-            {"event_id": f"e-{uuid.uuid4()}", "user_id": user, "item_id": item,
-             "event_type": "view"},
-            {"event_id": f"e-{uuid.uuid4()}", "user_id": user, "item_id": "nope",
-             "event_type": "view"},
+            {"event_id": refused[0], "user_id": user, "item_id": item, "event_type": "view"},
+            {"event_id": refused[1], "user_id": user, "item_id": "nope", "event_type": "view"},
         ]},
         headers=headers,
     )  # fmt: skip
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "events", 1, "item_id"]
-    new_user = f"u-{uuid.uuid4()}"
+    new_user, new_event = f"u-{uuid.uuid4()}", f"e-{uuid.uuid4()}"
     assert client.post(
         "/v1/events",
-        json={"events": [{"event_id": f"e-{uuid.uuid4()}", "user_id": new_user,
+        json={"events": [{"event_id": new_event, "user_id": new_user,
                           "item_id": item, "event_type": "view"}]},
         headers=headers,
     ).status_code == 202  # fmt: skip
     with engine.connect() as conn:
         stored = conn.execute(
-            text("SELECT count(*) FROM events WHERE user_id IN (:u, :n)"),
-            {"u": user, "n": new_user},
+            text("SELECT count(*) FROM events WHERE event_id = ANY(:ids)"),
+            {"ids": [event_id, *refused, new_event]},
         ).scalar_one()
         interactions = conn.execute(
             text("SELECT count(*) FROM interactions WHERE user_id = :u AND event_type = 'click'"),
