@@ -106,11 +106,25 @@ def push_user_features(
     user_ids: Iterable[str],
     now: datetime | None = None,
 ) -> int:
-    """Recompute the users' features in Postgres and push them to the online store."""
-    from feast.data_source import PushMode
+    """Recompute the users' features in Postgres and push them to the online store: every
+    feature view fed by the push source gets them, as ``store.push`` would do.
 
+    Not through ``store.push`` itself: after writing, it lists every FeatureService in the
+    registry from SQL, uncached, to find services that precompute vectors (ours do not). Measured
+    on MovieLens with 7 services registered: 36 ms of a push's cost, growing with each model
+    version trained (each adds a service), on every event."""
     if not set(user_ids):
         return 0
     rows = current_user_rows_from_db(engine, user_ids, now or datetime.now(UTC))
-    store.push(PUSH_SOURCE, rows, to=PushMode.ONLINE)
+    for view in push_views(store):
+        store.write_to_online_store(view, rows, allow_registry_cache=True)
     return len(rows)
+
+
+def push_views(store) -> list[str]:  # noqa: ANN001 - feast.FeatureStore
+    """The feature views whose stream source is the push source (from the cached registry)."""
+    return [
+        view.name
+        for view in store.list_feature_views(allow_cache=True)
+        if getattr(view.stream_source, "name", None) == PUSH_SOURCE
+    ]
