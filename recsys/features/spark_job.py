@@ -106,34 +106,48 @@ def feature_frames(
     )
 
     as_of_lit = F.lit(as_of_ts.to_pydatetime())
+    as_of_s = as_of_ts.value // 10**9
     events = (
         events.where(F.col("occurred_at") < as_of_lit)
         .withColumn("event_timestamp", _day_end(F.col("occurred_at")))
         .withColumn("ts", _floor_seconds(F.col("occurred_at")))
-        .cache()
     )
-    as_of_s = as_of_ts.value // 10**9
-    user_daily = _cumulative(events, "user_id")
-    user_rows = _with_as_of(user_daily, "user_id", users, as_of_lit, as_of_s)
-    user_rows = user_rows.join(
-        _genre_counts(events, catalogue, user_daily, as_of_lit),
-        ["user_id", "event_timestamp"],
-        "left",
+    # The catalogue is small next to the events: broadcast it rather than shuffle both sides.
+    tagged = events.join(F.broadcast(catalogue), "item_id", "left")
+    names = _genre_names(catalogue)
+    # Per active day, interactions per genre (an item listing a genre twice counts twice, as an
+    # explode does); the running sums of these make the genre_counts text.
+    slots = {f"g{i}": _occurrences(name) for i, name in enumerate(names)}
+    user_daily = _cumulative(tagged, "user_id", slots)
+    text = _genre_text(names, list(slots))
+    user_daily = user_daily.select(
+        "*",
+        text.alias("genre_counts"),
+        # The as_of row takes the counts of the last day ended by as_of, as the pandas path's
+        # merge_asof does, so a day still open at as_of is left out of them.
+        F.last(F.when(F.col("event_timestamp") <= as_of_lit, text), ignorenulls=True)
+        .over(_so_far("user_id"))
+        .alias("closed_genre_counts"),
+    ).drop(*slots)
+    user_rows = _with_as_of(
+        user_daily,
+        "user_id",
+        users,
+        as_of_lit,
+        as_of_s,
+        carry={"genre_counts": "closed_genre_counts"},
     ).withColumn("genre_counts", F.coalesce("genre_counts", F.lit("")))
 
-    item_daily = _cumulative(events, "item_id")
+    item_daily = _cumulative(events, "item_id", {})
     item_rows = _with_as_of(item_daily, "item_id", catalogue.select("item_id"), as_of_lit, as_of_s)
     genres = catalogue.select("item_id", F.concat_ws("|", "genres").alias("genres"))
-    item_rows = item_rows.join(genres, "item_id", "left").withColumn(
+    item_rows = item_rows.join(F.broadcast(genres), "item_id", "left").withColumn(
         "genres", F.coalesce("genres", F.lit(""))
     )
-    try:
-        return (
-            _to_pandas(user_rows, "user_id", "genre_counts"),
-            _to_pandas(item_rows, "item_id", "genres"),
-        )
-    finally:
-        events.unpersist()
+    return (
+        _to_pandas(user_rows, "user_id", "genre_counts"),
+        _to_pandas(item_rows, "item_id", "genres"),
+    )
 
 
 def _day_end(ts: Column) -> Column:
@@ -150,13 +164,45 @@ def _floor_seconds(ts: Column) -> Column:
     return ((micros - F.pmod(micros, F.lit(1_000_000))) / 1_000_000).cast("long")
 
 
-def _seconds(ts: Column) -> Column:
-    return _floor_seconds(ts).cast("double")
-
-
-def _cumulative(events: DataFrame, key: str) -> DataFrame:
-    """One row per entity and active day: the values as of the end of that day."""
+def _so_far(key: str):  # type: ignore[no-untyped-def]
     from pyspark.sql import Window
+
+    return (
+        Window.partitionBy(key)
+        .orderBy("event_timestamp")
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+
+
+def _genre_names(catalogue: DataFrame) -> list[str]:
+    """Genres in the order the pandas path writes them (sorted code points, as Python's)."""
+    from pyspark.sql import functions as F
+
+    found = catalogue.select(F.explode("genres").alias("genre")).where("genre != ''").distinct()
+    return sorted(row.genre for row in found.collect())
+
+
+def _occurrences(name: str) -> Column:
+    """How often ``genres`` lists ``name`` (twice if listed twice, as an explode counts it)."""
+    from pyspark.sql import functions as F
+
+    return F.size(F.filter(F.coalesce("genres", F.array()), lambda genre: genre == F.lit(name)))
+
+
+def _genre_text(names: list[str], slots: list[str]) -> Column:
+    """``"Comedy:3|Drama:12"`` from the running count columns, genres with no count left out."""
+    from pyspark.sql import functions as F
+
+    parts = [
+        F.when(F.col(s) > 0, F.concat(F.lit(f"{name}:"), F.col(s).cast("string")))
+        for s, name in zip(slots, names, strict=True)
+    ]
+    return F.concat_ws("|", *parts) if parts else F.lit("")
+
+
+def _cumulative(events: DataFrame, key: str, per_day: dict[str, Column]) -> DataFrame:
+    """One row per entity and active day: the values as of the end of that day, and running sums
+    of the ``per_day`` counts under their names."""
     from pyspark.sql import functions as F
 
     unrated = F.col("rating").isNull() | F.isnan("rating")
@@ -166,12 +212,9 @@ def _cumulative(events: DataFrame, key: str) -> DataFrame:
         F.sum(F.when(unrated, 0.0).otherwise(F.col("rating"))).alias("rating_sum"),
         F.max("ts").alias("last"),
         F.min("ts").alias("first"),
+        *[F.sum(count).alias(name) for name, count in per_day.items()],
     )
-    so_far = (
-        Window.partitionBy(key)
-        .orderBy("event_timestamp")
-        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    )
+    so_far = _so_far(key)
     rated = F.sum("rated").over(so_far)
     return daily.select(
         key,
@@ -181,24 +224,35 @@ def _cumulative(events: DataFrame, key: str) -> DataFrame:
         (F.sum("rating_sum").over(so_far) / F.when(rated > 0, rated)).alias("mean_rating"),
         F.max("last").over(so_far).alias("last_interaction_ts"),
         F.min("first").over(so_far).alias("first_interaction_ts"),
+        *[F.sum(name).over(so_far).alias(name) for name in per_day],
     ).withColumn(
         "days_since_last_interaction",
-        (_seconds(F.col("event_timestamp")) - F.col("last_interaction_ts")) / 86400.0,
+        (_floor_seconds(F.col("event_timestamp")) - F.col("last_interaction_ts")) / 86400.0,
     )
 
 
 def _with_as_of(
-    daily: DataFrame, key: str, ids: DataFrame, as_of: Column, as_of_s: int
+    daily: DataFrame,
+    key: str,
+    ids: DataFrame,
+    as_of: Column,
+    as_of_s: int,
+    carry: dict[str, str] | None = None,
 ) -> DataFrame:
-    """The daily rows that ended before ``as_of``, plus every id's latest state at ``as_of``."""
+    """The daily rows that ended before ``as_of``, plus every id's latest state at ``as_of``.
+    ``carry`` maps an output column to the daily column the as_of row takes it from."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    newest_first = Window.partitionBy(key).orderBy(F.col("event_timestamp").desc())
+    carry = carry or {}
+    features = [key, *FEATURE_COLUMNS]
     latest = (
-        daily.withColumn("_rank", F.row_number().over(newest_first))
+        daily.withColumn(
+            "_rank",
+            F.row_number().over(Window.partitionBy(key).orderBy(F.col("event_timestamp").desc())),
+        )
         .where("_rank = 1")
-        .drop("_rank", "event_timestamp", "days_since_last_interaction")
+        .select(*features, *[F.col(src).alias(out) for out, src in carry.items()])
     )
     at_as_of = (
         ids.join(latest, key, "left")
@@ -209,77 +263,16 @@ def _with_as_of(
             (F.lit(float(as_of_s)) - F.col("last_interaction_ts")) / 86400.0,
         )
     )
-    columns = [key, "event_timestamp", *FEATURE_COLUMNS]
+    columns = [key, "event_timestamp", *FEATURE_COLUMNS, *carry]
     before = daily.where(F.col("event_timestamp") < as_of).select(columns)
     return before.unionByName(at_as_of.select(columns))
-
-
-def _genre_counts(
-    events: DataFrame, catalogue: DataFrame, user_daily: DataFrame, as_of: Column
-) -> DataFrame:
-    """(user_id, event_timestamp, genre_counts) for every daily row and the as_of rows: the counts
-    per genre of the user's interactions on days that ended by that time, ``"Comedy:3|Drama:12"``
-    in genre order. Like the pandas path, the as_of row leaves out a day still open at as_of."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    tagged = (
-        events.join(catalogue, "item_id")
-        .select("user_id", "event_timestamp", F.explode("genres").alias("genre"))
-        .where(F.col("genre").isNotNull() & (F.col("genre") != ""))
-    )
-    # From the (small) catalogue, not the events: a genre nobody touched only adds zero counts,
-    # which the text leaves out anyway.
-    genres = catalogue.select(F.explode("genres").alias("genre")).where("genre != ''").distinct()
-    names = sorted(r.genre for r in genres.collect())
-    if not names:
-        return user_daily.select("user_id", "event_timestamp", F.lit("").alias("genre_counts"))
-    # Spark's pivot would name the columns after the genres; positional names avoid quoting.
-    slots = [f"g{i}" for i in range(len(names))]
-    per_day = (
-        tagged.groupBy("user_id", "event_timestamp")
-        .pivot("genre", names)
-        .count()
-        .toDF("user_id", "event_timestamp", *slots)
-    )
-    # Every active day (also those without a genre) carries the running counts, so a row's value
-    # is the one of its own day and the as_of row's that of the last day ended by as_of.
-    so_far = (
-        Window.partitionBy("user_id")
-        .orderBy("event_timestamp")
-        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    )
-    days = user_daily.select("user_id", "event_timestamp").join(
-        per_day, ["user_id", "event_timestamp"], "left"
-    )
-    running = days.select(
-        "user_id",
-        "event_timestamp",
-        *[F.sum(F.coalesce(s, F.lit(0))).over(so_far).alias(s) for s in slots],
-    )
-    text = F.concat_ws(
-        "|",
-        *[
-            F.when(F.col(s) > 0, F.concat(F.lit(f"{name}:"), F.col(s).cast("string")))
-            for s, name in zip(slots, names, strict=True)
-        ],
-    )
-    counts = running.select("user_id", "event_timestamp", text.alias("genre_counts"))
-    newest_first = Window.partitionBy("user_id").orderBy(F.col("event_timestamp").desc())
-    at_as_of = (
-        counts.where(F.col("event_timestamp") <= as_of)
-        .withColumn("_rank", F.row_number().over(newest_first))
-        .where("_rank = 1")
-        .select("user_id", as_of.alias("event_timestamp"), "genre_counts")
-    )
-    before = counts.where(F.col("event_timestamp") < as_of)
-    return before.unionByName(at_as_of)
 
 
 def _to_pandas(rows: DataFrame, key: str, text_column: str) -> pd.DataFrame:
     """Spark rows → the pandas frame the pandas path builds (columns and dtypes)."""
     columns = [key, "event_timestamp", *FEATURE_COLUMNS, text_column]
-    frame = rows.select(columns).orderBy(key, "event_timestamp").toPandas()
+    # Sorted here, not in Spark: a global sort is one more job with a sampling pass.
+    frame = rows.select(columns).toPandas().sort_values([key, "event_timestamp"], ignore_index=True)
     # toPandas gives naive wall-clock times in the session zone, which is UTC.
     stamps = pd.to_datetime(frame["event_timestamp"])
     frame["event_timestamp"] = stamps.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
