@@ -2,9 +2,9 @@
 :mod:`recsys.features.snapshots` (held equal by tests/features/test_spark_job.py).
 
 Inputs arrive as pandas frames (``read_interactions`` / ``read_items``) and become Spark frames in
-:func:`feature_frames`: this machine cannot fetch the Postgres JDBC jar, and the app database is
-small enough to read through psycopg. At scale the two ``createDataFrame`` calls are where a real
-source plugs in: ``spark.read.parquet(<lake path>)`` of the interaction log, or
+:func:`feature_frames`: no JDBC driver jar is assumed (only PyPI packages are installed), and
+the app database is small enough to read through psycopg. At scale the ``createDataFrame`` calls
+are where a real source plugs in: ``spark.read.parquet(<lake path>)`` of the interaction log, or
 ``spark.read.jdbc(url, "interactions", ...)`` with the driver jar on ``spark.jars``. Everything
 after them is Spark SQL (windows for the cumulative values) and runs on any master.
 
@@ -44,19 +44,22 @@ def require_pyspark():  # type: ignore[no-untyped-def]
 @contextmanager
 def spark_session(master: str | None = None) -> Iterator[SparkSession]:
     """The active session if there is one (tests share one; it is theirs to stop), else a new one
-    on ``master`` (default RECSYS_SPARK_MASTER), stopped on exit."""
+    on ``master`` (default RECSYS_SPARK_MASTER, driver heap RECSYS_SPARK_DRIVER_MEMORY), stopped
+    on exit."""
     sql = require_pyspark()
     active = sql.SparkSession.getActiveSession()
     if active is not None:
         yield active
         return
-    if master is None:
-        from recsys.config import get_settings
+    from recsys.config import get_settings
 
-        master = get_settings().spark_master
+    settings = get_settings()
+    master = master or settings.spark_master
     builder = (
         sql.SparkSession.builder.appName("recsys-features")
         .master(master)
+        # Set before the JVM starts; 1g (Spark's default) runs out on a million interactions.
+        .config("spark.driver.memory", settings.spark_driver_memory)
         # Day boundaries are UTC days, as in the pandas path, whatever the machine's zone.
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -112,8 +115,8 @@ def feature_frames(
         .withColumn("event_timestamp", _day_end(F.col("occurred_at")))
         .withColumn("ts", _floor_seconds(F.col("occurred_at")))
     )
-    # The catalogue is small next to the events: broadcast it rather than shuffle both sides.
-    tagged = events.join(F.broadcast(catalogue), "item_id", "left")
+    # Left join: interactions with items missing from the catalogue still count (no genres).
+    tagged = events.join(catalogue, "item_id", "left")
     names = _genre_names(catalogue)
     # Per active day, interactions per genre (an item listing a genre twice counts twice, as an
     # explode does); the running sums of these make the genre_counts text.
@@ -141,7 +144,7 @@ def feature_frames(
     item_daily = _cumulative(events, "item_id", {})
     item_rows = _with_as_of(item_daily, "item_id", catalogue.select("item_id"), as_of_lit, as_of_s)
     genres = catalogue.select("item_id", F.concat_ws("|", "genres").alias("genres"))
-    item_rows = item_rows.join(F.broadcast(genres), "item_id", "left").withColumn(
+    item_rows = item_rows.join(genres, "item_id", "left").withColumn(
         "genres", F.coalesce("genres", F.lit(""))
     )
     return (

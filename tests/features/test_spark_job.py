@@ -22,9 +22,10 @@ AS_OF = datetime(2026, 10, 20, 13, 30, tzinfo=UTC)
 TEXT_COLUMN = {"user_id": "genre_counts", "item_id": "genres"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
-    """One local session for the module; the engine reuses the active session."""
+    """One local session for the test session, stopped at its end; the engine reuses the active
+    session rather than starting its own."""
     with spark_session("local[2]") as session:
         session.sparkContext.setLogLevel("ERROR")
         yield session
