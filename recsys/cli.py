@@ -180,13 +180,26 @@ def data_load(
 @features_app.command("build")
 def features_build(
     as_of: Annotated[datetime | None, typer.Option(help="Snapshot time (default: now)")] = None,
+    engine: Annotated[
+        str, typer.Option(help="pandas | spark (PySpark on RECSYS_SPARK_MASTER)")
+    ] = "pandas",
 ) -> None:
     """Compute point-in-time user and item feature tables into Postgres."""
-    from recsys.features.build import build_feature_tables
+    from recsys.features.build import ENGINES, build_feature_tables
+    from recsys.features.spark_job import SparkUnavailableError, require_pyspark
 
+    if engine not in ENGINES:
+        raise _fail(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    if engine == "spark":
+        try:
+            require_pyspark()  # before any server is resolved or started
+        except SparkUnavailableError as exc:
+            raise _fail(str(exc)) from None
     ctx = Context()
-    with _step("build feature tables"):
-        counts = build_feature_tables(ctx.engine, as_of)
+    with _step(f"build feature tables ({engine})"):
+        counts = build_feature_tables(
+            ctx.engine, as_of, compute=engine, spark_master=ctx.settings.spark_master
+        )
     console.print(counts)
 
 

@@ -126,6 +126,17 @@ class Settings(BaseSettings):
     monitor_sample_lists: int = Field(
         default=5_000, ge=1, description="Lists (a uniform sample) in Evidently's quality tables"
     )
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master of `recsys features build --engine spark`, e.g. local[*] or "
+        "spark://host:7077",
+    )
+    spark_driver_memory: str = Field(
+        default="2g",
+        pattern=r"^[0-9]+[kmgt]?$",
+        description="JVM heap of the Spark driver: both feature tables are collected there to be "
+        "written to Postgres",
+    )
     reference_users: int = Field(
         default=300, description="Users sampled for a model's drift reference at training time"
     )

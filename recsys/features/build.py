@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal, get_args
 
 import pandas as pd
 from sqlalchemy import Engine
 
 from recsys.data.queries import read_interactions, read_items
 from recsys.features.snapshots import FEATURE_COLUMNS, item_snapshots, user_snapshots
+
+FeatureEngine = Literal["pandas", "spark"]
+ENGINES: tuple[str, ...] = get_args(FeatureEngine)
 
 
 def _copy_frame(cur, table: str, frame: pd.DataFrame, text_columns: tuple[str, ...] = ()) -> None:  # type: ignore[no-untyped-def]
@@ -24,15 +28,57 @@ def _copy_frame(cur, table: str, frame: pd.DataFrame, text_columns: tuple[str, .
             )
 
 
-def build_feature_tables(engine: Engine, as_of: datetime | None = None) -> dict[str, int]:
-    """Recompute both feature tables from all interactions, replacing them in one transaction."""
+def compute_feature_frames(
+    interactions: pd.DataFrame,
+    items: pd.DataFrame,
+    user_ids: pd.Index,
+    as_of: datetime,
+    compute: FeatureEngine = "pandas",
+    spark_master: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(user rows, item rows) from either engine: the same rows, columns and dtypes."""
+    if compute == "pandas":
+        return (
+            user_snapshots(interactions, user_ids, as_of, items),
+            item_snapshots(interactions, items, as_of),
+        )
+    if compute == "spark":
+        from recsys.features.spark_job import feature_frames, spark_session
+
+        with spark_session(spark_master) as spark:
+            return feature_frames(spark, interactions, items, user_ids, as_of)
+    raise ValueError(f"unknown feature engine {compute!r}: expected one of {ENGINES}")
+
+
+def build_feature_tables(
+    engine: Engine,
+    as_of: datetime | None = None,
+    *,
+    compute: FeatureEngine = "pandas",
+    spark_master: str | None = None,
+) -> dict[str, int]:
+    """Recompute both feature tables from all interactions, replacing them in one transaction.
+
+    ``compute`` picks the engine ("spark": PySpark on ``spark_master``, default
+    RECSYS_SPARK_MASTER, or the already active session); the tables written are the same.
+    """
+    if compute == "spark":
+        from recsys.features.spark_job import require_pyspark
+
+        require_pyspark()  # before reading anything
     as_of = as_of or datetime.now(UTC)
     interactions = read_interactions(engine)
     items = read_items(engine)
     with engine.connect() as conn:
         user_ids = pd.Index(pd.read_sql_query("SELECT user_id FROM users", conn)["user_id"])
-    users = user_snapshots(interactions, user_ids, as_of, items)
-    item_rows = item_snapshots(interactions, items, as_of)
+    users, item_rows = compute_feature_frames(
+        interactions, items, user_ids, as_of, compute, spark_master
+    )
+    _replace_tables(engine, users, item_rows)
+    return {"user_feature_rows": len(users), "item_feature_rows": len(item_rows)}
+
+
+def _replace_tables(engine: Engine, users: pd.DataFrame, item_rows: pd.DataFrame) -> None:
     created = pd.Timestamp(datetime.now(UTC))
     users.insert(2, "created_at", created)
     item_rows.insert(2, "created_at", created)
@@ -51,4 +97,3 @@ def build_feature_tables(engine: Engine, as_of: datetime | None = None) -> dict[
         conn.commit()
     finally:
         raw.close()
-    return {"user_feature_rows": len(users), "item_feature_rows": len(item_rows)}
