@@ -6,9 +6,11 @@ Without ``--url`` it starts ``recsys serve --workers 2`` on the configured serve
 ``benchmarks/serving.py``; a trained, active model is needed). Traffic is open-loop: requests are
 sent on a fixed schedule (``--rate`` per second) whatever the answers' speed, over up to 64
 keep-alive connections: 70 % ``GET recommendations``, 20 % ``POST /v1/rank`` with 100 candidates,
-10 % ``POST /v1/events`` (a click on an item just served). It prints, per kind and overall, the
-request count, 5xx, other errors, p50/p95/p99 (from send to full answer), the achieved rate, and
-the server's resident memory (all worker processes) after the first minute and at the end.
+10 % ``POST /v1/events`` (a click on an item just served). ``--ingestion stream`` runs the API
+with ``RECSYS_EVENT_INGESTION=stream`` and a ``recsys worker features`` process beside it. It
+prints, per kind and overall, the request count, 5xx, other errors, p50/p95/p99 (from send to full
+answer), the achieved rate, the same per minute, and the server's resident memory (all worker
+processes) after the first minute and at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import json
 import random
+import subprocess
 import sys
 import time
 import uuid
@@ -34,6 +37,7 @@ import serving as bench  # noqa: E402 - the serving benchmark's server start and
 from recsys.config import Settings  # noqa: E402
 from recsys.infra.database import create_db_engine  # noqa: E402
 from recsys.infra.services import resolve_endpoints  # noqa: E402
+from recsys.ingest.redis_streams import event_stream  # noqa: E402
 from recsys.serving.catalogue import Catalogue  # noqa: E402
 from recsys.serving.models import ActiveModelHolder  # noqa: E402
 
@@ -137,6 +141,11 @@ def main() -> None:
     parser.add_argument("--url")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=600.0)
+    parser.add_argument(
+        "--ingestion", choices=("inline", "stream"), default="inline",
+        help="stream: the API only stores events and announces them; a `recsys worker features` "
+        "process (started here, on the same machine) pushes the features",
+    )  # fmt: skip
     args = parser.parse_args()
 
     settings = Settings()
@@ -147,19 +156,32 @@ def main() -> None:
     items = Catalogue.load(engine).item_ids.tolist()
     engine.dispose()
     users = [str(u) for u in model.ranker.user_ids_]
-    process, base, pids = None, args.url, []
+    process, worker, base, pids = None, None, args.url, []
     if base is None:
         port = bench._free_port()
-        process = bench._start_server(port, 200)
+        process = bench._start_server(port, 200, env={"RECSYS_EVENT_INGESTION": args.ingestion})
         base = f"http://127.0.0.1:{port}"
         # the supervisor's children: the two workers (and multiprocessing's resource tracker)
         pids = [c.pid for c in psutil.Process(process.pid).children(recursive=True)]
+        if args.ingestion == "stream":
+            worker = subprocess.Popen(
+                [str(Path(sys.executable).with_name("recsys")), "worker", "features",
+                 "--consumer", "soak"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
     try:
         result = asyncio.run(soak(base, users, items, args.rate, args.seconds, pids))
+        if worker is not None:  # how far behind the feature updates are when the load stops
+            stream = event_stream(settings, resolve_endpoints(settings))
+            backlog = stream._redis.xinfo_groups(stream.stream)[0].get("lag", "?")
+            pending = stream.pending()
     finally:
         if process is not None:
             process.terminate()
             process.wait(30)
+        if worker is not None:
+            worker.terminate()
+            worker_output = worker.communicate(timeout=60)[0]
 
     total = sum(len(v) for v in result["stats"].values())
     table = Table(
@@ -203,6 +225,11 @@ def main() -> None:
         console.print(
             f"server resident memory (all workers): {first:.0f} MB at 1 min, {last:.0f} MB at "
             f"the end: {last / first - 1:+.1%}"
+        )
+    if worker is not None:
+        console.print(
+            f"event stream when the load stopped: {backlog} messages not yet read, {pending} "
+            f"read and not yet acknowledged; worker: {worker_output.strip().splitlines()[-1]}"
         )
 
 

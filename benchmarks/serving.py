@@ -57,8 +57,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(port: int, pool: int, workers: int = 2) -> subprocess.Popen:
-    env = {**os.environ, "RECSYS_CANDIDATE_POOL": str(pool)}
+def _start_server(
+    port: int, pool: int, workers: int = 2, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    env = {**os.environ, "RECSYS_CANDIDATE_POOL": str(pool), **(env or {})}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "recsys"), "serve", "--workers", str(workers),
          "--host", "127.0.0.1", "--port", str(port)],
