@@ -10,9 +10,10 @@ Needs the configured stack with a trained, active model (as ``benchmarks/serving
    per-entity bytes are each class's share of the measured growth, so they include Redis's own
    per-key overhead.
 2. **API.** Starts ``recsys serve`` with ONE worker and keeps ``--clients`` keep-alive clients
-   busy for ``--seconds`` per request kind; CPU seconds of the server process (user + system, from
-   /proc via psutil) divided by the requests answered give CPU ms per request, which does not
-   depend on how busy the rest of the machine is the way latency does. Resident memory of the
+   busy for ``--seconds`` per request kind (recommendations, rank, events; the events are new
+   clicks written to the configured database); CPU seconds of the server process (user +
+   system, from /proc via psutil) divided by the requests answered give CPU ms per request,
+   which depends less than latency on how busy the rest of the machine is. Resident memory of the
    worker is read at the end.
 
 It prints both tables and the derived sizes for 1 and 10 million users and items (extrapolated
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,6 +118,25 @@ def api_cost(settings: Settings, seconds: float, clients: int) -> tuple:
             ("POST", "/v1/rank", {"user_id": u, "candidates": rng.sample(items, 100), "k": 10})
             for u in users[:200]
         ],
+        # a new event each time (a repeated event_id would be a cheap duplicate): the store, the
+        # SQL recomputation of the user's features and the push, all on the request path
+        "POST events, 1 click (inline ingestion)": [
+            (
+                "POST",
+                "/v1/events",
+                {
+                    "events": [
+                        {
+                            "event_id": f"sizing-{uuid.uuid4()}",
+                            "user_id": rng.choice(users),
+                            "item_id": rng.choice(items),
+                            "event_type": "click",
+                        }
+                    ]
+                },
+            )
+            for _ in range(50_000)
+        ],  # fmt: skip
     }
     port = bench._free_port()
     server = bench._start_server(port, settings.candidate_pool, workers=1)
