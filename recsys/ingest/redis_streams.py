@@ -48,20 +48,21 @@ class RedisEventStream:
         )
         return _text(message_id)
 
-    def read(self, consumer: str, count: int, block_seconds: float) -> list[StreamMessage]:
+    def read(
+        self, consumer: str, count: int, block_seconds: float, new_only: bool = False
+    ) -> list[StreamMessage]:
         self.ensure_group()
-        # 1. this consumer's own pending messages (a restart under the same name resumes them)
-        mine = self._redis.xreadgroup(self.group, consumer, {self.stream: "0"}, count=count)
-        messages = _messages(mine)
-        if messages:
-            return messages
-        # 2. messages another consumer read and left unacknowledged for too long
-        _, claimed, *_ = self._redis.xautoclaim(
-            self.stream, self.group, consumer, self._claim_idle_ms, start_id="0-0", count=count
-        )
-        messages = [_message(i, f) for i, f in claimed if f]
-        if messages:
-            return messages
+        if not new_only:
+            # 1. this consumer's own pending messages (a restart under its name resumes them)
+            mine = self._redis.xreadgroup(self.group, consumer, {self.stream: "0"}, count=count)
+            if messages := _messages(mine):
+                return messages
+            # 2. messages another consumer read and left unacknowledged for too long
+            _, claimed, *_ = self._redis.xautoclaim(
+                self.stream, self.group, consumer, self._claim_idle_ms, start_id="0-0", count=count
+            )
+            if messages := [_message(i, f) for i, f in claimed if f]:
+                return messages
         # 3. new messages
         new = self._redis.xreadgroup(
             self.group, consumer, {self.stream: ">"}, count=count,

