@@ -75,7 +75,9 @@ def test_endpoints(server_endpoints: Endpoints) -> Iterator[Endpoints]:
         conn.execute(f'CREATE DATABASE "{name}"')
     yield server_endpoints.with_database(name)
     with psycopg.connect(**_admin_conninfo(server_endpoints)) as conn:  # type: ignore[arg-type]
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # and the evaluation database `recsys evaluate` keeps beside it (<name>_eval)
+        for database in (name, f"{name}_eval"):
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -89,3 +89,4 @@ def test_event_reaches_online_features_through_the_stream_across_a_worker_crash(
         assert worker.returncode == 0, output
         assert "2 messages" in output, output
     assert stream.pending() == 0
+    stream._redis.delete(stream.stream)
