@@ -35,11 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import serving as bench  # noqa: E402 - the serving benchmark's server start and free port
 
 from recsys.config import Settings  # noqa: E402
-from recsys.infra.database import create_db_engine  # noqa: E402
 from recsys.infra.services import resolve_endpoints  # noqa: E402
 from recsys.ingest.redis_streams import event_stream  # noqa: E402
-from recsys.serving.catalogue import Catalogue  # noqa: E402
-from recsys.serving.models import ActiveModelHolder  # noqa: E402
 
 
 async def _request(pool: asyncio.Queue, host: str, port: int, method: str, url: str, body):  # noqa: ANN001, ANN202
@@ -149,13 +146,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings()
-    engine = create_db_engine(resolve_endpoints(settings))
-    model = ActiveModelHolder(engine).get()
-    if model is None:
-        raise SystemExit("no active model: train one first")
-    items = Catalogue.load(engine).item_ids.tolist()
-    engine.dispose()
-    users = [str(u) for u in model.ranker.user_ids_]
+    model, items, users = bench.active_model_and_catalogue(settings)
     process, worker, base, pids = None, None, args.url, []
     if base is None:
         port = bench._free_port()

@@ -46,6 +46,18 @@ from recsys.serving.models import ActiveModelHolder
 from recsys.serving.online_features import fetch_online_features
 
 
+def active_model_and_catalogue(settings: Settings) -> tuple:
+    """(the active model, every catalogue item id, the model's user ids): what the benchmarks'
+    requests are made of."""
+    engine = create_db_engine(resolve_endpoints(settings))
+    model = ActiveModelHolder(engine).get()
+    if model is None:
+        raise SystemExit("no active model: run `recsys demo --no-serve` or `recsys train` first")
+    items = Catalogue.load(engine).item_ids.tolist()
+    engine.dispose()
+    return model, items, [str(u) for u in model.ranker.user_ids_]
+
+
 def _percentiles(samples_ms: list[float]) -> tuple[float, float, float]:
     p = np.percentile(samples_ms, [50, 95, 99])
     return float(p[0]), float(p[1]), float(p[2])
@@ -176,14 +188,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings()
-    endpoints = resolve_endpoints(settings)
-    engine = create_db_engine(endpoints)
-    model = ActiveModelHolder(engine).get()
-    if model is None:
-        raise SystemExit("no active model: run `recsys demo --no-serve` or `recsys train` first")
-    items = Catalogue.load(engine).item_ids.tolist()
-    engine.dispose()
-    users = [str(u) for u in model.ranker.user_ids_]
+    model, items, users = active_model_and_catalogue(settings)
     random.Random(0).shuffle(users)
 
     process = None
