@@ -37,3 +37,6 @@ item_knn_v1 = FeatureService(
     name="item_knn_v1", features=[user_stats, item_stats], tags={"ranker": "item_knn"}
 )
 ease_v1 = FeatureService(name="ease_v1", features=[user_stats, item_stats], tags={"ranker": "ease"})
+sequential_knn_v1 = FeatureService(
+    name="sequential_knn_v1", features=[user_stats, item_stats], tags={"ranker": "sequential_knn"}
+)

@@ -18,6 +18,7 @@ BUILTIN_MODULES = (
     "recsys.ranking.bpr",
     "recsys.ranking.item_knn",
     "recsys.ranking.ease",
+    "recsys.ranking.sequential_knn",
     "recsys.ranking.lightgbm_ranker",
     "recsys.ranking.two_stage",
 )

@@ -10,6 +10,7 @@ from recsys.ranking.item_knn import ItemKNNRanker
 from recsys.ranking.learning_to_rank import carve_labels, relative_scores
 from recsys.ranking.lightgbm_ranker import LightGBMRanker
 from recsys.ranking.popularity import PopularityRanker
+from recsys.ranking.sequential_knn import SequentialKNNRanker
 from recsys.ranking.two_stage import TwoStageRanker
 from tests.ranking.contract import PersonalisedContract, RankerContract, checkerboard
 
@@ -96,6 +97,53 @@ class TestEASE(PersonalisedContract):
         assert ranker.score("u5", ["i-never-seen"]).tolist() == [0.0]
 
 
+class TestSequentialKNN(PersonalisedContract):
+    def make_ranker(self) -> SequentialKNNRanker:
+        return SequentialKNNRanker({"window": 3})
+
+    @staticmethod
+    def timeline(*users: str) -> InteractionData:
+        """One interaction a day, in the order each user's string spells the items."""
+        day = pd.Timestamp("2026-01-01", tz="UTC")
+        rows = [
+            (f"u{n}", item, day + pd.Timedelta(days=d))
+            for n, items in enumerate(users)
+            for d, item in enumerate(items)
+        ]
+        return InteractionData.from_frame(
+            pd.DataFrame(rows, columns=["user_id", "item_id", "occurred_at"])
+        )
+
+    def test_only_pairs_close_in_a_timeline_are_similar(self) -> None:
+        data = self.timeline("abcdef", "abcdef")
+        ranker = SequentialKNNRanker({"window": 2, "decay": 0.5, "popularity_exponent": 0}).fit(
+            data
+        )
+        similarity = pd.DataFrame(
+            ranker.similarity_.toarray(), index=ranker.item_ids_, columns=ranker.item_ids_
+        )
+        # two users, each: neighbours weigh 1, two apart 0.5, further apart nothing
+        assert similarity.loc["a", "b"] == similarity.loc["b", "a"] == 2.0
+        assert similarity.loc["a", "c"] == 1.0
+        assert similarity.loc["a", "d"] == 0.0
+        assert similarity.loc["a", "a"] == 0.0
+
+    def test_recent_items_weigh_more_when_asked(self) -> None:
+        # u0 took up a long ago and e last; x followed a for u1, y followed e for u2
+        data = self.timeline("abcde", "ax", "ey")
+        flat = SequentialKNNRanker({"window": 1, "popularity_exponent": 0}).fit(data)
+        recent = SequentialKNNRanker({"window": 1, "popularity_exponent": 0, "recency": 0.5}).fit(
+            data
+        )
+        assert flat.score("u0", ["x", "y"]).tolist() == [1.0, 1.0]
+        assert recent.score("u0", ["x", "y"]).tolist() == [0.5**4, 1.0]
+
+    def test_needs_timestamps(self) -> None:
+        no_times = checkerboard().drop(columns="occurred_at")
+        with pytest.raises(ValueError, match="occurred_at"):
+            SequentialKNNRanker().fit(InteractionData.from_frame(no_times))
+
+
 SMALL_BOOSTER = {"n_estimators": 30, "min_data_in_leaf": 5, "candidates": 20}
 
 
@@ -160,9 +208,8 @@ def test_scorer_ranks_count_only_items_the_user_has_not_seen() -> None:
 
 
 def test_registry_by_name() -> None:
-    assert {"popularity", "als", "bpr", "item_knn", "ease", "lightgbm", "two_stage"} <= set(
-        available_rankers()
-    )
+    builtin = {"popularity", "als", "bpr", "item_knn", "ease", "sequential_knn", "lightgbm"}
+    assert builtin | {"two_stage"} <= set(available_rankers())
     assert isinstance(create_ranker("als", {"factors": 4}), ALSRanker)
     with pytest.raises(ValueError, match="unknown ranker 'nope'"):
         create_ranker("nope")
