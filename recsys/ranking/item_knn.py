@@ -53,8 +53,9 @@ class ItemKNNRanker(Ranker):
     def _score_indices(self, user: int | None, items: np.ndarray) -> np.ndarray:
         if user is None:
             return np.full(len(items), np.nan)
+        # the user's rows of the similarity, summed, then picked (slicing columns copies it all)
         history = self.seen_[user]
-        return np.asarray((history @ self.similarity_[:, items]).todense()).ravel()
+        return np.asarray((history @ self.similarity_).todense()).ravel()[items]
 
     def _state(self) -> dict[str, np.ndarray]:
         s = self.similarity_

@@ -50,6 +50,9 @@ class LightGBMConfig(RankerConfig):
     scorers: list[str] = Field(
         default_factory=list, description="Other rankers whose scores become features"
     )
+    scorer_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Hyperparameters per scorer name (default: its own)"
+    )
     candidates: int = Field(100, ge=1, description="Candidates per user, in training and serving")
     label_split: LabelSplit = "temporal"
     label_fraction: float = Field(0.2, gt=0, lt=1)
@@ -174,7 +177,7 @@ class LightGBMRanker(Ranker):
         cfg = self.cfg
         fitted = {GENERATOR: create_ranker(cfg.generator, cfg.generator_params).fit(data)}
         for name in cfg.scorers:
-            fitted[name] = create_ranker(name).fit(data)
+            fitted[name] = create_ranker(name, cfg.scorer_params.get(name)).fit(data)
         return fitted
 
     # -- serve -------------------------------------------------------------------------------

@@ -116,8 +116,10 @@ class SequentialKNNRanker(Ranker):
     def _score_indices(self, user: int | None, items: np.ndarray) -> np.ndarray:
         if user is None:
             return np.full(len(items), np.nan)
+        # The user's rows of the similarity, summed, then picked: slicing the matrix's columns
+        # instead would copy all of it on every call (4 ms per user at 9.7k items).
         history = self.user_weights_[user]
-        return np.asarray((history @ self.similarity_[:, items]).todense()).ravel()
+        return np.asarray((history @ self.similarity_).todense()).ravel()[items]
 
     def _state(self) -> dict[str, np.ndarray]:
         s, w = self.similarity_, self.user_weights_

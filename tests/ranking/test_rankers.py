@@ -188,6 +188,18 @@ class TestTwoStage(PersonalisedContract):
         assert "popularity_rank" in ranker.input_columns_
 
 
+def test_scorers_take_their_own_hyperparameters() -> None:
+    data = InteractionData.from_frame(checkerboard())
+    ranker = TwoStageRanker({
+        **SMALL_BOOSTER,
+        "generator_params": {"factors": 4},
+        "scorers": ["sequential_knn"],
+        "scorer_params": {"sequential_knn": {"window": 2}},
+    }).fit(data)  # fmt: skip
+    assert ranker.scorers_["sequential_knn"].config.window == 2
+    assert {"sequential_knn_score", "sequential_knn_rank"} <= set(ranker.input_columns_)
+
+
 def test_scorer_ranks_count_only_items_the_user_has_not_seen() -> None:
     """The same unseen item has the same rank for a heavy and a light user (the booster must not
     tell users apart by their history length), and standardised scores centre on the unseen."""
