@@ -61,12 +61,16 @@ def _discounts(k: int) -> np.ndarray:
     return 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
 
 
-def _ndcg(hits: np.ndarray, n_relevant: np.ndarray) -> float:
+def _ndcg_per_user(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
     k = hits.shape[1]
     discounts = _discounts(k)
     dcg = hits @ discounts
     ideal = np.cumsum(discounts)[np.minimum(n_relevant, k).astype(int) - 1]
-    return float(np.mean(dcg / ideal))
+    return dcg / ideal
+
+
+def _ndcg(hits: np.ndarray, n_relevant: np.ndarray) -> float:
+    return float(np.mean(_ndcg_per_user(hits, n_relevant)))
 
 
 def _precision(hits: np.ndarray) -> float:
@@ -101,6 +105,14 @@ def ndcg_at_k(recommendations: Recommendations, relevant: Relevant, k: int) -> f
     ranks 1, 2, …, so a user with fewer than k relevant items can still reach 1.0.
     """
     return _ndcg(*_hits(recommendations, relevant, k))
+
+
+def ndcg_by_user(recommendations: Recommendations, relevant: Relevant, k: int) -> dict[str, float]:
+    """Each evaluated user's NDCG@k (users with relevant items, in ``relevant`` order): the
+    values :func:`ndcg_at_k` averages, for comparing two rankers user by user."""
+    users = [user for user, items in relevant.items() if len(items) > 0]
+    per_user = _ndcg_per_user(*_hits(recommendations, relevant, k))
+    return dict(zip(users, per_user.tolist(), strict=True))
 
 
 def precision_at_k(recommendations: Recommendations, relevant: Relevant, k: int) -> float:

@@ -26,7 +26,7 @@ from recsys.data.queries import read_interactions
 from recsys.data.readers import read_dataset
 from recsys.data.schema import Dataset
 from recsys.db.migrate import upgrade
-from recsys.evaluation.metrics import evaluate_all, item_user_counts
+from recsys.evaluation.metrics import evaluate_all, item_user_counts, ndcg_by_user
 from recsys.evaluation.splits import (
     random_split,
     read_split_files,
@@ -71,6 +71,8 @@ class AlgorithmResult:
     score_seconds: float
     users: int
     recommendations: dict[str, list[tuple[str, float]]] = field(repr=False, default_factory=dict)
+    #: NDCG@k of each evaluated user, for paired comparisons (:mod:`recsys.evaluation.compare`)
+    ndcg_by_user: dict[str, float] = field(repr=False, default_factory=dict)
 
 
 @dataclass
@@ -280,8 +282,9 @@ def run_evaluation(
                     top = ranker.recommend(user, spec.k, exclude_seen=True)
                     recs[user] = list(zip(top.item_ids.tolist(), top.scores.tolist(), strict=True))
             score_seconds = time.perf_counter() - started
+            top_items = {user: [item for item, _ in items] for user, items in recs.items()}
             metrics = evaluate_all(
-                {user: [item for item, _ in items] for user, items in recs.items()},
+                top_items,
                 relevant,
                 k=spec.k,
                 catalog_size=matrix.n_items,
@@ -290,7 +293,13 @@ def run_evaluation(
             )
             results.append(
                 AlgorithmResult(
-                    name, metrics, round(fit_seconds, 3), round(score_seconds, 3), len(recs), recs
+                    name,
+                    metrics,
+                    round(fit_seconds, 3),
+                    round(score_seconds, 3),
+                    len(recs),
+                    recs,
+                    ndcg_by_user(top_items, relevant, spec.k),
                 )
             )
     finally:

@@ -16,6 +16,7 @@ from recsys.evaluation.metrics import (
     map_at_k,
     mrr_at_k,
     ndcg_at_k,
+    ndcg_by_user,
     novelty,
     precision_at_k,
     recall_at_k,
@@ -199,3 +200,13 @@ def test_matches_loop_implementation_on_random_data(k: int) -> None:
     assert map_at_k(recs, relevant, k) == pytest.approx(expected["map"])
     assert mrr_at_k(recs, relevant, k) == pytest.approx(expected["mrr"])
     assert hit_rate_at_k(recs, relevant, k) == pytest.approx(expected["hit"])
+
+
+def test_ndcg_by_user_holds_the_values_ndcg_averages() -> None:
+    recs = {"hit": ["a", "x"], "miss": ["x", "y"], "second": ["x", "b"]}
+    relevant = {"hit": {"a"}, "miss": {"c"}, "second": {"b"}, "nothing": set()}
+    by_user = ndcg_by_user(recs, relevant, 2)
+    assert list(by_user) == ["hit", "miss", "second"]  # users without relevant items are skipped
+    assert by_user["hit"] == 1.0 and by_user["miss"] == 0.0
+    assert by_user["second"] == pytest.approx(1 / math.log2(3))
+    assert np.mean(list(by_user.values())) == pytest.approx(ndcg_at_k(recs, relevant, 2))
