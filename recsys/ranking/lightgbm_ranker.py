@@ -55,7 +55,13 @@ class LightGBMConfig(RankerConfig):
     )
     candidates: int = Field(100, ge=1, description="Candidates per user, in training and serving")
     label_split: LabelSplit = "temporal"
-    label_fraction: float = Field(0.2, gt=0, lt=1)
+    label_fraction: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Share of each user's interactions held out as labels; by default 0.5 for "
+        "temporal carves, 0.2 for random ones",
+    )
     min_history: int = Field(5, ge=2)
     n_estimators: int = Field(100, ge=1)
     learning_rate: float = Field(0.05, gt=0)
@@ -77,6 +83,18 @@ class LightGBMRanker(Ranker):
     uses_store_features = True
 
     @property
+    def label_fraction(self) -> float:
+        """The labels' share of each user's interactions. A temporal carve stands for the future
+        (a user's next visit, often months later), so its labels reach further ahead than the
+        end of the current session: on four temporal validation cut-offs of ml-latest-small,
+        two_stage NDCG@10 was 0.271 / 0.314 / 0.317 / 0.343 / 0.344 with 0.1 / 0.2 / 0.4 / 0.5 /
+        0.6. A random carve mirrors a random 20–25 % holdout (0.5 there: 0.9 % lower on three
+        random validation carves)."""
+        if self.cfg.label_fraction is not None:
+            return self.cfg.label_fraction
+        return 0.5 if self.cfg.label_split == "temporal" else 0.2
+
+    @property
     def cfg(self) -> LightGBMConfig:
         assert isinstance(self.config, LightGBMConfig)
         return self.config
@@ -93,7 +111,7 @@ class LightGBMRanker(Ranker):
         carves = cfg.carves if cfg.label_split == "random" else 1
         for carve in range(carves):
             history, labels, cutoffs = carve_labels(
-                data.events, cfg.label_split, cfg.label_fraction, cfg.min_history, cfg.seed + carve
+                data.events, cfg.label_split, self.label_fraction, cfg.min_history, cfg.seed + carve
             )
             rows, inputs = self.training_frame(data, history, labels, cutoffs)
             frames.append((rows.assign(_carve=carve), inputs))

@@ -188,6 +188,15 @@ class TestTwoStage(PersonalisedContract):
         assert "popularity_rank" in ranker.input_columns_
 
 
+def test_temporal_labels_reach_further_ahead_than_random_ones_unless_set() -> None:
+    assert TwoStageRanker().label_fraction == 0.5  # temporal carve by default
+    assert TwoStageRanker({"label_split": "random"}).label_fraction == 0.2
+    assert TwoStageRanker({"label_split": "random", "label_fraction": 0.3}).label_fraction == 0.3
+    events = checkerboard()
+    _, labels, _ = carve_labels(events, "temporal", TwoStageRanker().label_fraction, 5, seed=0)
+    assert labels.groupby("user_id").size().eq(6).all()  # half of each user's 12
+
+
 def test_scorers_take_their_own_hyperparameters() -> None:
     data = InteractionData.from_frame(checkerboard())
     ranker = TwoStageRanker({
