@@ -23,6 +23,10 @@ from recsys.ranking.registry import register
 
 
 class SequentialKNNConfig(RankerConfig):
+    # Defaults chosen on validation splits carved from ml-latest-small's training rows (random
+    # protocol, two carves): window 5–30 and decay 0.7–0.9 land within 2.5 % of each other;
+    # exponent 0.7 loses a fifth to a third of NDCG@10; 1,000 neighbours beat 200 by 1.3 %.
+    # Recency weighting hurts the random protocol (0.99: −12 %), so it is off.
     window: int = Field(20, ge=1, description="Timeline places apart that still make a pair")
     decay: float = Field(
         0.8, gt=0, le=1, description="Weight of a pair d places apart: decay^(d-1)"
@@ -32,7 +36,9 @@ class SequentialKNNConfig(RankerConfig):
     recency: float = Field(1.0, gt=0, le=1, description="User side: weight of the n-th latest item")
 
 
-def _timeline_pairs(users: np.ndarray, items: np.ndarray, window: int, decay: float, n: int):
+def _timeline_pairs(
+    users: np.ndarray, items: np.ndarray, window: int, decay: float, n: int
+) -> sp.csr_matrix:
     """Symmetric item × item counts of pairs within ``window`` places in one user's timeline
     (``users`` and ``items`` sorted by user, then time)."""
     rows, cols, weights = [], [], []
