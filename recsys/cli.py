@@ -327,7 +327,7 @@ def models_rollback() -> None:
 
 
 # -- evaluation ---------------------------------------------------------------------------
-def _parse_algorithm_params(params: list[str]) -> dict[str, dict[str, Any]]:
+def parse_algorithm_params(params: list[str]) -> dict[str, dict[str, Any]]:
     parsed: dict[str, dict[str, Any]] = {}
     for item in params:
         name, dot, rest = item.partition(".")
@@ -379,7 +379,7 @@ def evaluate(
     spec = EvaluationSpec(
         dataset=dataset, path=path, protocol=protocol, test_ratio=test_ratio, seed=seed, k=k,
         algorithms=model or available_rankers(), train_file=train_file, test_file=test_file,
-        validation=validation, params=_parse_algorithm_params(param or []),
+        validation=validation, params=parse_algorithm_params(param or []),
     )  # fmt: skip
     ctx = Context()
     try:

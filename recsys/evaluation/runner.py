@@ -59,6 +59,9 @@ class EvaluationSpec:
     #: Carve (fit, validation) out of the training split with the same protocol and evaluate
     #: on the validation rows: for choosing hyperparameters without ever reading the test rows.
     validation: bool = False
+    #: Seed of the random validation carve (default: ``seed``). A different one draws another
+    #: validation split from the same training rows; changing ``seed`` would move the test rows.
+    validation_seed: int | None = None
     #: Hyperparameters per algorithm name, e.g. {"two_stage": {"n_estimators": 200}}.
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -94,6 +97,7 @@ class EvaluationReport:
             "test_ratio": self.spec.test_ratio,
             "seed": self.spec.seed,
             "validation": self.spec.validation,
+            "validation_seed": self.spec.validation_seed,
             "params": self.spec.params,
             "k": k,
             "train_rows": self.train_rows,
@@ -180,7 +184,8 @@ def split_data(
     else:
         raise ValueError(f"unknown protocol {spec.protocol!r}: temporal, random or files")
     if spec.validation:
-        train, test = validation_split(train, spec.protocol, spec.test_ratio, spec.seed)
+        carve_seed = spec.seed if spec.validation_seed is None else spec.validation_seed
+        train, test = validation_split(train, spec.protocol, spec.test_ratio, carve_seed)
     return data, train, test
 
 

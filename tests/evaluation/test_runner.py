@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from recsys.cli import app
 from recsys.evaluation.metrics import ndcg_at_k
-from recsys.evaluation.runner import EvaluationSpec, run_evaluation
+from recsys.evaluation.runner import EvaluationSpec, run_evaluation, split_data
 from recsys.infra.database import create_db_engine
 
 pytestmark = pytest.mark.integration
@@ -87,3 +87,22 @@ def test_cli_writes_json_and_recommendations_that_recompute_the_metrics(
         lists = mine.groupby("user")["item"].apply(list).to_dict()
         recomputed = ndcg_at_k(lists, relevant.to_dict(), k=10)
         assert recomputed == pytest.approx(entry["ndcg@10"])
+
+
+def test_a_validation_seed_draws_another_carve_from_the_same_training_rows(settings) -> None:  # type: ignore[no-untyped-def]
+    def split(**extra):  # type: ignore[no-untyped-def]
+        spec = EvaluationSpec(dataset="synthetic", protocol="random", test_ratio=0.25, **extra)
+        return split_data(spec, settings)
+
+    _, outer_train, outer_test = split()
+    _, fit, validation = split(validation=True)
+    _, fit7, validation7 = split(validation=True, validation_seed=7)
+    rows = ["user_id", "item_id", "occurred_at"]
+
+    def keys(frame: pd.DataFrame) -> set:
+        return set(map(tuple, frame[rows].astype(str).to_numpy()))
+
+    assert keys(fit7) | keys(validation7) <= keys(outer_train)  # the test rows stay out
+    assert not keys(validation7) & keys(outer_test)
+    assert keys(validation7) != keys(validation)
+    assert len(keys(fit)) + len(keys(validation)) <= len(keys(outer_train))
