@@ -30,10 +30,12 @@ from recsys.ranking import available_rankers, create_ranker, get_ranker_class
 PROTOCOLS = (("temporal", 0.2), ("random", 0.25))
 
 
-def _versus(result: AlgorithmResult, baseline: AlgorithmResult | None) -> str:
+def _versus(result: AlgorithmResult, baseline: AlgorithmResult) -> str:
     """NDCG relative to the baseline, with its 95 % paired-bootstrap interval over users."""
-    if baseline is None or baseline is result or not baseline.metrics["ndcg"]:
-        return "-" if baseline is not result else "+0.0%"
+    if baseline is result:
+        return "+0.0%"
+    if not baseline.metrics["ndcg"]:
+        return "-"
     return str(relative_difference(result.ndcg_by_user, baseline.ndcg_by_user))
 
 

@@ -91,10 +91,10 @@ def main() -> None:
     table.add_column("all (split, user)", justify="right")
     table.add_column(f"vs {args.baseline}, 95% CI", justify="right")
     baseline = pooled[args.baseline]
-    for name in sorted(algorithms, key=lambda n: -sum(pooled[n].values())):
-        mean = sum(pooled[name].values()) / len(pooled[name])
+    means = {name: sum(values.values()) / len(values) for name, values in pooled.items()}
+    for name in sorted(algorithms, key=lambda n: -means[n]):
         versus = "-" if name == args.baseline else str(relative_difference(pooled[name], baseline))
-        table.add_row(name, *[f"{v:.4f}" for v in per_fold[name]], f"{mean:.4f}", versus)
+        table.add_row(name, *[f"{v:.4f}" for v in per_fold[name]], f"{means[name]:.4f}", versus)
     Console(width=200).print(table)
 
 

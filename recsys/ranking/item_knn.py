@@ -15,6 +15,7 @@ from pydantic import Field
 
 from recsys.ranking.base import InteractionData, Ranker, RankerConfig
 from recsys.ranking.registry import register
+from recsys.ranking.sparse_state import csr_from_state, csr_state
 
 
 class ItemKNNConfig(RankerConfig):
@@ -58,11 +59,8 @@ class ItemKNNRanker(Ranker):
         return np.asarray((history @ self.similarity_).todense()).ravel()[items]
 
     def _state(self) -> dict[str, np.ndarray]:
-        s = self.similarity_
-        return {"sim_data": s.data, "sim_indices": s.indices, "sim_indptr": s.indptr}
+        return csr_state("sim", self.similarity_)
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
         n = len(self.item_ids_)
-        self.similarity_ = sp.csr_matrix(
-            (state["sim_data"], state["sim_indices"], state["sim_indptr"]), shape=(n, n)
-        )
+        self.similarity_ = csr_from_state(state, "sim", (n, n))

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from recsys.ranking.base import InteractionData, Ranker, RankerConfig
 from recsys.ranking.registry import register
+from recsys.ranking.sparse_state import csr_from_state, csr_state
 
 
 class SequentialKNNConfig(RankerConfig):
@@ -98,26 +99,23 @@ class SequentialKNNRanker(Ranker):
         scale = (self.item_popularity_ + 1.0) ** -cfg.popularity_exponent
         similarity = sp.diags(scale) @ counts @ sp.diags(scale)
         self.similarity_ = _keep_strongest(similarity, cfg.neighbours).astype(np.float32)
-        self.user_weights_ = self._user_weights(users, items, timeline)
+        self.user_weights_ = self._user_weights(timeline)
 
-    def _user_weights(
-        self, users: np.ndarray, items: np.ndarray, timeline: pd.DataFrame
-    ) -> sp.csr_matrix:
+    def _user_weights(self, timeline: pd.DataFrame) -> sp.csr_matrix:
         """users × items: ``recency ** n`` for the user's n-th latest interaction with the item
-        (n = 0 for the latest); an item taken up twice counts at its latest place."""
-        latest_first = timeline.groupby("user", sort=False).cumcount(ascending=False).to_numpy()
+        (n = 0 for the latest; ``timeline`` sorted by user, then time); an item taken up twice
+        counts at its latest place."""
         latest = (
-            pd.DataFrame({"user": users, "item": items, "n": latest_first})
+            timeline.assign(n=timeline.groupby("user", sort=False).cumcount(ascending=False))
             .groupby(["user", "item"], sort=False)["n"]
             .min()
             .reset_index()
         )
         weight = np.power(self.cfg.recency, latest["n"].to_numpy(dtype=np.float64))
-        matrix = sp.csr_matrix(
+        return sp.csr_matrix(
             (weight.astype(np.float32), (latest["user"].to_numpy(), latest["item"].to_numpy())),
             shape=(len(self.user_ids_), len(self.item_ids_)),
         )
-        return matrix
 
     def _score_indices(self, user: int | None, items: np.ndarray) -> np.ndarray:
         if user is None:
@@ -128,18 +126,9 @@ class SequentialKNNRanker(Ranker):
         return np.asarray((history @ self.similarity_).todense()).ravel()[items]
 
     def _state(self) -> dict[str, np.ndarray]:
-        s, w = self.similarity_, self.user_weights_
-        return {
-            "sim_data": s.data, "sim_indices": s.indices, "sim_indptr": s.indptr,
-            "user_data": w.data, "user_indices": w.indices, "user_indptr": w.indptr,
-        }  # fmt: skip
+        return {**csr_state("sim", self.similarity_), **csr_state("user", self.user_weights_)}
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
-        self.similarity_ = sp.csr_matrix(
-            (state["sim_data"], state["sim_indices"], state["sim_indptr"]), shape=(n_items, n_items)
-        )
-        self.user_weights_ = sp.csr_matrix(
-            (state["user_data"], state["user_indices"], state["user_indptr"]),
-            shape=(n_users, n_items),
-        )
+        self.similarity_ = csr_from_state(state, "sim", (n_items, n_items))
+        self.user_weights_ = csr_from_state(state, "user", (n_users, n_items))
