@@ -19,11 +19,14 @@ def _copy_frame(cur, table: str, frame: pd.DataFrame, text_columns: tuple[str, .
     columns = ", ".join(frame.columns)
     # In CSV an empty field is NULL; text columns keep their empty strings.
     not_null = f", FORCE_NOT_NULL ({', '.join(text_columns)})" if text_columns else ""
+    # Timestamps keep their microseconds: the snapshot rows are stamped with the build time, and
+    # one cut to the second can fall before a materialisation that ended earlier in that second,
+    # which `materialize-incremental` would then never pick up.
     with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv{not_null})") as copy:
         for start in range(0, len(frame), 50_000):
             copy.write(
                 frame.iloc[start : start + 50_000].to_csv(
-                    header=False, index=False, date_format="%Y-%m-%d %H:%M:%S+00"
+                    header=False, index=False, date_format="%Y-%m-%d %H:%M:%S.%f+00"
                 )
             )
 

@@ -77,3 +77,17 @@ def test_feast_feature_source_keeps_row_order_and_never_leaks(engine, feature_st
         else:
             assert pd.isna(row.item_stats__interaction_count)
         assert not row.item_stats__last_interaction_ts >= label.event_timestamp.timestamp()
+
+
+def test_snapshot_rows_keep_the_build_time_to_the_microsecond(engine) -> None:  # type: ignore[no-untyped-def]
+    """Cut to the second, a build's rows could be dated before a materialisation that ended
+    earlier in the same second, and `materialize-incremental` would skip them."""
+    from sqlalchemy import text
+
+    load_dataset(engine, generate_synthetic(SyntheticConfig(n_users=10, n_items=10, seed=7)))
+    as_of = datetime(2026, 11, 20, 10, 30, 15, 654321, tzinfo=UTC)
+    build_feature_tables(engine, as_of=as_of)
+    with engine.connect() as conn:
+        for table in ("user_features", "item_features"):
+            latest = conn.execute(text(f"SELECT max(event_timestamp) FROM {table}")).scalar_one()
+            assert latest == as_of

@@ -88,8 +88,8 @@ def test_a_materialisation_is_picked_up_and_a_push_is_seen_at_once(  # type: ign
     materialize(settings, test_endpoints)
     assert reader.refresh_if_stale() is True
     after = reader.fetch("0", [item])["item_stats__interaction_count"].iloc[0]
-    # This failed twice in about ten full runs, both under heavy load from other processes, and
-    # never alone: say what the store held, to tell a skipped window from a skipped write.
+    # When it is not seen, say what Postgres built and what Feast recorded (that showed rows cut
+    # to the second, dated before the materialisation that ended earlier in the same second).
     view = feature_store.registry.get_feature_view(
         "item_stats", feature_store.project, allow_cache=False
     )
