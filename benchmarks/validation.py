@@ -1,14 +1,12 @@
 """Rankers compared on several validation splits, never on a test row: for choosing defaults.
 
-    .venv/bin/python benchmarks/validation.py [--protocol temporal] [--folds 4] \\
+    .venv/bin/python benchmarks/validation.py [--protocol temporal] [--folds 7] \\
         [--model two_stage --model ease] [--param two_stage.label_fraction=0.2] [--baseline ease]
 
 One validation split of a small dataset is a handful of users (ml-latest-small's temporal one:
-20), too few to choose anything on. So each fold is its own validation split:
-- temporal: fold i is `recsys evaluate --validation --test-ratio 0.2+0.1·i`; each outer split
-  ends earlier, so every validation cut-off lies inside the training rows of the 0.2 split;
-- random: fold i carves its validation rows with seed 42+i from the same training rows
-  (test ratio 0.25, outer seed 42), so the test rows stay out.
+20), too few to choose anything on. So each fold is its own validation split
+(:mod:`recsys.evaluation.folds`): earlier cut-offs under the temporal protocol, other carves of
+the same training rows under the random one.
 
 Prints NDCG@k per fold, the mean over every (fold, user) pair, and each ranker's difference to
 the baseline on those pairs with a 95 % paired-bootstrap interval.
@@ -25,31 +23,16 @@ from rich.table import Table
 from recsys.cli import parse_algorithm_params
 from recsys.config import Settings
 from recsys.evaluation.compare import relative_difference
-from recsys.evaluation.runner import EvaluationSpec, run_evaluation
+from recsys.evaluation.folds import DEFAULT_FOLDS, MAX_TEMPORAL_FOLDS, validation_fold
+from recsys.evaluation.runner import run_evaluation
 from recsys.infra.services import resolve_endpoints
 from recsys.ranking import available_rankers
-
-OUTER_TEST_RATIO = {"temporal": 0.2, "random": 0.25}
-SEED = 42
-
-
-def fold_spec(protocol: str, fold: int, **common: object) -> EvaluationSpec:
-    if protocol == "temporal":
-        ratio = round(OUTER_TEST_RATIO["temporal"] + 0.1 * fold, 2)
-        return EvaluationSpec(protocol="temporal", test_ratio=ratio, validation=True, **common)
-    return EvaluationSpec(
-        protocol="random",
-        test_ratio=OUTER_TEST_RATIO["random"],
-        validation=True,
-        validation_seed=SEED + fold,
-        **common,
-    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--protocol", choices=sorted(OUTER_TEST_RATIO), default="temporal")
-    parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--protocol", choices=sorted(DEFAULT_FOLDS), default="temporal")
+    parser.add_argument("--folds", type=int, help="default: 7 temporal, 3 random")
     parser.add_argument("--dataset", default="movielens")
     parser.add_argument("--path", type=Path, default=None)
     parser.add_argument("--k", type=int, default=10)
@@ -57,8 +40,12 @@ def main() -> None:
     parser.add_argument("--param", action="append", default=[], help="ALGORITHM.KEY=VALUE")
     parser.add_argument("--baseline", default="ease")
     args = parser.parse_args()
-    if not 1 <= args.folds <= (7 if args.protocol == "temporal" else 100):
-        parser.error("--folds: 1 to 7 for temporal (test ratios up to 0.8), up to 100 for random")
+    args.folds = args.folds or DEFAULT_FOLDS[args.protocol]
+    if not 1 <= args.folds <= (MAX_TEMPORAL_FOLDS if args.protocol == "temporal" else 100):
+        parser.error(
+            f"--folds: 1 to {MAX_TEMPORAL_FOLDS} for temporal (test ratios up to 0.8), "
+            "up to 100 for random"
+        )
 
     settings = Settings()
     endpoints = resolve_endpoints(settings)
@@ -66,14 +53,14 @@ def main() -> None:
     if args.baseline not in algorithms:
         algorithms.append(args.baseline)
     common = dict(
-        dataset=args.dataset, path=args.path, seed=SEED, k=args.k, algorithms=algorithms,
+        dataset=args.dataset, path=args.path, k=args.k, algorithms=algorithms,
         params=parse_algorithm_params(args.param),
     )  # fmt: skip
     per_fold: dict[str, list[float]] = {name: [] for name in algorithms}
     pooled: dict[str, dict[str, float]] = {name: {} for name in algorithms}
     users = []
     for fold in range(args.folds):
-        report = run_evaluation(fold_spec(args.protocol, fold, **common), settings, endpoints)
+        report = run_evaluation(validation_fold(args.protocol, fold, **common), settings, endpoints)
         users.append(report.test_users)
         for result in report.results:
             per_fold[result.algorithm].append(result.metrics["ndcg"])
