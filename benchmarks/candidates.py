@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from recsys.config import Settings
-from recsys.evaluation.folds import DEFAULT_FOLDS, MAX_TEMPORAL_FOLDS, validation_fold
+from recsys.evaluation.folds import add_fold_arguments, fold_count, validation_fold
 from recsys.evaluation.metrics import ndcg_by_user
 from recsys.evaluation.runner import split_data
 from recsys.ranking import InteractionData, Ranker, create_ranker
@@ -51,18 +50,15 @@ def recall_by_user(pools: Mapping[str, list[str]], relevant: Mapping[str, set[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--protocol", choices=sorted(DEFAULT_FOLDS), default="temporal")
-    parser.add_argument("--folds", type=int, help="default: 7 temporal, 3 random")
-    parser.add_argument("--dataset", default="movielens")
-    parser.add_argument("--path", type=Path, default=None)
-    parser.add_argument("--k", type=int, default=10)
+    add_fold_arguments(parser)
     parser.add_argument("--generator", default="als")
     parser.add_argument("--ranker", action="append", help="default: ease and sequential_knn")
     parser.add_argument("--candidates", type=int, default=100)
     args = parser.parse_args()
-    folds = args.folds or DEFAULT_FOLDS[args.protocol]
-    if args.protocol == "temporal" and not 1 <= folds <= MAX_TEMPORAL_FOLDS:
-        parser.error(f"--folds: 1 to {MAX_TEMPORAL_FOLDS} for temporal")
+    try:
+        folds = fold_count(args.protocol, args.folds)
+    except ValueError as error:
+        parser.error(str(error))
     names = list(dict.fromkeys([args.generator, *(args.ranker or ["ease", "sequential_knn"])]))
 
     settings = Settings()

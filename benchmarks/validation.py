@@ -15,7 +15,6 @@ the baseline on those pairs with a 95 % paired-bootstrap interval.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -23,7 +22,7 @@ from rich.table import Table
 from recsys.cli import parse_algorithm_params
 from recsys.config import Settings
 from recsys.evaluation.compare import relative_difference
-from recsys.evaluation.folds import DEFAULT_FOLDS, MAX_TEMPORAL_FOLDS, validation_fold
+from recsys.evaluation.folds import add_fold_arguments, fold_count, validation_fold
 from recsys.evaluation.runner import run_evaluation
 from recsys.infra.services import resolve_endpoints
 from recsys.ranking import available_rankers
@@ -31,21 +30,15 @@ from recsys.ranking import available_rankers
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--protocol", choices=sorted(DEFAULT_FOLDS), default="temporal")
-    parser.add_argument("--folds", type=int, help="default: 7 temporal, 3 random")
-    parser.add_argument("--dataset", default="movielens")
-    parser.add_argument("--path", type=Path, default=None)
-    parser.add_argument("--k", type=int, default=10)
+    add_fold_arguments(parser)
     parser.add_argument("--model", action="append", help="repeatable; default: all registered")
     parser.add_argument("--param", action="append", default=[], help="ALGORITHM.KEY=VALUE")
     parser.add_argument("--baseline", default="ease")
     args = parser.parse_args()
-    args.folds = args.folds or DEFAULT_FOLDS[args.protocol]
-    if not 1 <= args.folds <= (MAX_TEMPORAL_FOLDS if args.protocol == "temporal" else 100):
-        parser.error(
-            f"--folds: 1 to {MAX_TEMPORAL_FOLDS} for temporal (test ratios up to 0.8), "
-            "up to 100 for random"
-        )
+    try:
+        args.folds = fold_count(args.protocol, args.folds)
+    except ValueError as error:
+        parser.error(str(error))
 
     settings = Settings()
     endpoints = resolve_endpoints(settings)

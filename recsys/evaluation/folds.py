@@ -11,6 +11,8 @@ holds (ml-latest-small's temporal validation split has about 20).
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
 
 from recsys.evaluation.runner import EvaluationSpec
@@ -22,6 +24,26 @@ MAX_TEMPORAL_FOLDS = 7
 #: Every temporal fold (on ml-latest-small 106 (fold, user) pairs; four folds were 80 and read
 #: +5.8 % for two_stage over EASE where all seven read +0.6 %); three random ones (610 users each).
 DEFAULT_FOLDS = {"temporal": MAX_TEMPORAL_FOLDS, "random": 3}
+MAX_RANDOM_FOLDS = 100
+
+
+def add_fold_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of every benchmark that runs on the validation folds: --protocol, --folds,
+    --dataset, --path and --k."""
+    parser.add_argument("--protocol", choices=sorted(DEFAULT_FOLDS), default="temporal")
+    parser.add_argument("--folds", type=int, help="default: 7 temporal, 3 random")
+    parser.add_argument("--dataset", default="movielens")
+    parser.add_argument("--path", type=Path, default=None)
+    parser.add_argument("--k", type=int, default=10)
+
+
+def fold_count(protocol: str, requested: int | None) -> int:
+    """How many folds to run: ``requested``, or the protocol's default."""
+    folds = DEFAULT_FOLDS[protocol] if requested is None else requested
+    limit = MAX_TEMPORAL_FOLDS if protocol == "temporal" else MAX_RANDOM_FOLDS
+    if not 1 <= folds <= limit:
+        raise ValueError(f"--folds: 1 to {limit} under the {protocol} protocol, got {folds}")
+    return folds
 
 
 def validation_fold(protocol: str, fold: int, **common: Any) -> EvaluationSpec:

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from recsys.evaluation.folds import MAX_TEMPORAL_FOLDS, validation_fold
+from recsys.evaluation.folds import MAX_TEMPORAL_FOLDS, fold_count, validation_fold
 from recsys.evaluation.runner import EvaluationSpec, split_data
 
 ROW = ["user_id", "item_id", "occurred_at"]
@@ -36,3 +36,12 @@ def test_temporal_folds_end_earlier_and_stop_where_too_little_is_left() -> None:
         validation_fold("temporal", MAX_TEMPORAL_FOLDS)
     with pytest.raises(ValueError, match="protocol"):
         validation_fold("files", 0)
+
+
+def test_fold_count_defaults_per_protocol_and_refuses_what_cannot_run() -> None:
+    assert fold_count("temporal", None) == MAX_TEMPORAL_FOLDS
+    assert fold_count("random", None) == 3
+    assert fold_count("random", 5) == 5
+    for protocol, folds in (("temporal", MAX_TEMPORAL_FOLDS + 1), ("temporal", 0), ("random", 101)):
+        with pytest.raises(ValueError, match="--folds"):
+            fold_count(protocol, folds)
