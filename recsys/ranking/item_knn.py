@@ -15,7 +15,7 @@ from pydantic import Field
 
 from recsys.ranking.base import InteractionData, Ranker, RankerConfig
 from recsys.ranking.registry import register
-from recsys.ranking.sparse_state import csr_from_state, csr_state
+from recsys.ranking.sparse_state import csr_from_state, csr_state, neighbour_scores
 
 
 class ItemKNNConfig(RankerConfig):
@@ -54,9 +54,7 @@ class ItemKNNRanker(Ranker):
     def _score_indices(self, user: int | None, items: np.ndarray) -> np.ndarray:
         if user is None:
             return np.full(len(items), np.nan)
-        # the user's rows of the similarity, summed, then picked (slicing columns copies it all)
-        history = self.seen_[user]
-        return np.asarray((history @ self.similarity_).todense()).ravel()[items]
+        return neighbour_scores(self.seen_[user], self.similarity_, items)
 
     def _state(self) -> dict[str, np.ndarray]:
         return csr_state("sim", self.similarity_)

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from recsys.ranking.base import InteractionData, Ranker, RankerConfig
 from recsys.ranking.registry import register
-from recsys.ranking.sparse_state import csr_from_state, csr_state
+from recsys.ranking.sparse_state import csr_from_state, csr_state, neighbour_scores
 
 
 class SequentialKNNConfig(RankerConfig):
@@ -120,10 +120,7 @@ class SequentialKNNRanker(Ranker):
     def _score_indices(self, user: int | None, items: np.ndarray) -> np.ndarray:
         if user is None:
             return np.full(len(items), np.nan)
-        # The user's rows of the similarity, summed, then picked: slicing the matrix's columns
-        # instead would copy all of it on every call (4 ms per user at 9.7k items).
-        history = self.user_weights_[user]
-        return np.asarray((history @ self.similarity_).todense()).ravel()[items]
+        return neighbour_scores(self.user_weights_[user], self.similarity_, items)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**csr_state("sim", self.similarity_), **csr_state("user", self.user_weights_)}
