@@ -11,9 +11,10 @@
      would include the label interactions themselves, so a re-ranker trained on a random carve
      reads no store features (only its scorers, fitted on the history): prefer ``temporal``
      wherever time order means something.
-2. :func:`candidate_rows` asks the generator for each labelled user's top candidates; a
+2. :func:`candidate_rows` asks the generator for each labelled user's top candidates, and
+   :func:`add_trending_rows` adds the items most popular just before the user's cut-off; a
    candidate is positive when it is among the user's labels and negative otherwise (so negatives
-   are exactly the items the generator would have put in front of the re-ranker).
+   are exactly the items serving would have put in front of the re-ranker).
 3. :func:`model_inputs` turns candidate rows plus store features into the numeric matrix the
    booster sees. Each scorer's score enters relative to that user's scores over the whole
    unseen catalogue (standardised, and as a rank), because a generator refitted on all the data
@@ -92,6 +93,52 @@ def candidate_rows(generator: Ranker, cutoffs: pd.Series, n: int) -> pd.DataFram
                     "generator_score": top.scores,
                 }
             )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def add_trending_rows(
+    rows: pd.DataFrame,
+    past_events: pd.DataFrame,
+    history: pd.DataFrame,
+    n: int,
+    half_life_days: float,
+) -> pd.DataFrame:
+    """``rows`` plus, per user, the n items most popular just before the user's cut-off that
+    the user has not seen and ``rows`` does not already hold (candidates a collaborative
+    generator misses because too few have seen them yet). An interaction of ``past_events``
+    counts 0.5^(age / half-life) at the cut-off, and only if it happened before the cut-off;
+    serving asks :class:`~recsys.ranking.popularity.PopularityRanker` with the same half-life,
+    which measures ages from the end of training."""
+    seconds = epoch_seconds(past_events["occurred_at"])
+    order = np.argsort(seconds, kind="stable")
+    seconds = seconds[order]
+    items, item_ids = pd.factorize(past_events["item_id"].astype(str).to_numpy()[order])
+    seen = history["item_id"].astype(str).groupby(history["user_id"].astype(str)).agg(set)
+    proposed = rows.groupby("user_id")["item_id"].agg(set)
+    users = rows.drop_duplicates("user_id")[["user_id", "event_timestamp"]]
+    frames = [rows]
+    for user_id, when, when_s in zip(
+        users["user_id"],
+        users["event_timestamp"],
+        epoch_seconds(users["event_timestamp"]),
+        strict=True,
+    ):
+        before = int(np.searchsorted(seconds, when_s, side="left"))
+        age_days = (when_s - seconds[:before]) / 86_400.0
+        counts = np.bincount(
+            items[:before],
+            weights=np.power(0.5, age_days / half_life_days),
+            minlength=len(item_ids),
+        )
+        skip = seen.get(user_id, set()) | proposed.get(user_id, set())
+        chosen = [
+            item_ids[i]
+            for i in np.argsort(-counts, kind="stable")[: n + len(skip)]
+            if counts[i] > 0 and item_ids[i] not in skip
+        ][:n]
+        frames.append(
+            pd.DataFrame({"user_id": user_id, "item_id": chosen, "event_timestamp": when})
         )
     return pd.concat(frames, ignore_index=True)
 

@@ -29,6 +29,7 @@ from pydantic import Field
 from recsys.ranking.base import InteractionData, Ranker, RankerConfig, Recommendations
 from recsys.ranking.learning_to_rank import (
     LabelSplit,
+    add_trending_rows,
     candidate_rows,
     carve_labels,
     epoch_seconds,
@@ -39,6 +40,7 @@ from recsys.ranking.learning_to_rank import (
     store_feature_columns,
     user_relative_scores,
 )
+from recsys.ranking.popularity import PopularityRanker
 from recsys.ranking.registry import create_ranker, load_ranker, register
 
 GENERATOR = "generator"
@@ -54,6 +56,12 @@ class LightGBMConfig(RankerConfig):
         default_factory=dict, description="Hyperparameters per scorer name (default: its own)"
     )
     candidates: int = Field(100, ge=1, description="Candidates per user, in training and serving")
+    trending_candidates: int = Field(
+        0, ge=0, description="Recently popular items added to the generator's candidates"
+    )
+    trending_half_life_days: float = Field(
+        7.0, gt=0, description="How fast an interaction stops counting towards 'recently popular'"
+    )
     label_split: LabelSplit = "temporal"
     label_fraction: float | None = Field(
         None,
@@ -73,6 +81,9 @@ class LightGBMConfig(RankerConfig):
         True, description="Scorer scores may only raise an item (LightGBM monotone constraints)"
     )
     carves: int = Field(1, ge=1, description="Random label carves to train on (random split)")
+    ensemble: int = Field(
+        1, ge=1, description="Boosters trained with consecutive seeds; their scores are averaged"
+    )
     seed: int = 42
 
 
@@ -147,7 +158,12 @@ class LightGBMRanker(Ranker):
         dataset = lightgbm.Dataset(
             inputs.to_numpy(dtype=np.float64), rows["label"].to_numpy(), group=groups
         )
-        self.booster_ = lightgbm.train(params, dataset, num_boost_round=cfg.n_estimators)
+        # One booster's NDCG moves by ±2 % with its seed (feature_fraction draws differ) on the
+        # temporal validation cut-offs; the average of several is the model, not the luck.
+        self.boosters_ = [
+            lightgbm.train({**params, "seed": cfg.seed + i}, dataset, cfg.n_estimators)
+            for i in range(cfg.ensemble)
+        ]
         self.training_summary_ = {
             "groups": int(len(groups)),
             "rows": int(len(rows)),
@@ -157,6 +173,7 @@ class LightGBMRanker(Ranker):
         }
         # Serving scorers see every interaction, as the generator will in production.
         self.scorers_ = self._fit_scorers(data)
+        self.trending_ = self._fit_trending(data)
 
     def training_frame(
         self,
@@ -170,6 +187,16 @@ class LightGBMRanker(Ranker):
         past = InteractionData.from_frame(history, data.item_ids)
         scorers = self._fit_scorers(past)
         rows = candidate_rows(scorers[GENERATOR], cutoffs, cfg.candidates)
+        if cfg.trending_candidates:
+            # Point in time: what was popular before each user's cut-off. A random carve's
+            # labels lie before its cut-off (the end of training), so only its history counts.
+            rows = add_trending_rows(
+                rows,
+                data.events if cfg.label_split == "temporal" else history,
+                history,
+                cfg.trending_candidates,
+                cfg.trending_half_life_days,
+            )
         rows["label"] = mark_labels(rows, labels)
         scores = relative_scores(scorers, rows)
         store = None
@@ -198,12 +225,32 @@ class LightGBMRanker(Ranker):
             fitted[name] = create_ranker(name, cfg.scorer_params.get(name)).fit(data)
         return fitted
 
+    def _fit_trending(self, data: InteractionData) -> PopularityRanker | None:
+        if not self.cfg.trending_candidates:
+            return None
+        ranker = PopularityRanker({"half_life_days": self.cfg.trending_half_life_days})
+        return ranker.fit(data)
+
     # -- serve -------------------------------------------------------------------------------
     def candidates(
         self, user_id: str, n: int, *, exclude: Iterable[str] = (), exclude_seen: bool = True
     ) -> Recommendations:
-        return self.scorers_[GENERATOR].recommend(
+        """The generator's top n, then the ``trending_candidates`` most recently popular items
+        it left out (with no generator score)."""
+        pool = self.scorers_[GENERATOR].recommend(
             user_id, n, exclude=exclude, exclude_seen=exclude_seen
+        )
+        if self.trending_ is None:
+            return pool
+        trending = self.trending_.recommend(
+            user_id,
+            self.cfg.trending_candidates,
+            exclude=[*exclude, *pool.item_ids],
+            exclude_seen=exclude_seen,
+        )
+        return Recommendations(
+            np.concatenate([pool.item_ids, trending.item_ids]),
+            np.concatenate([pool.scores, np.full(len(trending.item_ids), np.nan)]),
         )
 
     def score(
@@ -214,7 +261,9 @@ class LightGBMRanker(Ranker):
         inputs = self._input_matrix(user_id, item_ids, features)
         if inputs is not None:
             positions, matrix = inputs
-            out[positions] = self.booster_.predict(matrix, num_threads=1)
+            out[positions] = np.mean(
+                [booster.predict(matrix, num_threads=1) for booster in self.boosters_], axis=0
+            )
         return out
 
     def _inputs(
@@ -272,8 +321,13 @@ class LightGBMRanker(Ranker):
         inputs = self._inputs(user_id, list(item_ids), features)
         if inputs is None:
             return None
-        contributions = self.booster_.predict(
-            inputs.to_numpy(dtype=np.float64), pred_contrib=True, num_threads=1
+        # The ensemble's score is the mean of its boosters', so its contributions are too.
+        contributions = np.mean(
+            [
+                booster.predict(inputs.to_numpy(dtype=np.float64), pred_contrib=True, num_threads=1)
+                for booster in self.boosters_
+            ],
+            axis=0,
         )
         columns = [*self.input_columns_, "bias"]
         return inputs, pd.DataFrame(contributions, columns=columns, index=inputs.index)
@@ -307,17 +361,21 @@ class LightGBMRanker(Ranker):
         pass
 
     def _save_files(self, directory: Path) -> None:
-        self.booster_.save_model(str(directory / "booster.txt"))
+        for i, booster in enumerate(self.boosters_):
+            booster.save_model(str(directory / _booster_file(i)))
         meta = {
             "input_columns": self.input_columns_,
             "store_columns": self.store_columns_,
             "time_columns": self.time_columns_,
             "training": self.training_summary_,
             "scorers": list(self.scorers_),
+            "boosters": len(self.boosters_),
         }
         (directory / "reranker.json").write_text(json.dumps(meta, indent=2))
         for name, scorer in self.scorers_.items():
             scorer.save(directory / f"scorer-{name}")
+        if self.trending_ is not None:
+            self.trending_.save(directory / "trending")
 
     def _load_files(self, directory: Path) -> None:
         import lightgbm
@@ -330,4 +388,15 @@ class LightGBMRanker(Ranker):
         self.scorers_ = {
             name: load_ranker(directory / f"scorer-{name}") for name in meta["scorers"]
         }
-        self.booster_ = lightgbm.Booster(model_file=str(directory / "booster.txt"))
+        self.trending_ = (
+            load_ranker(directory / "trending") if (directory / "trending").exists() else None
+        )
+        self.boosters_ = [
+            lightgbm.Booster(model_file=str(directory / _booster_file(i)))
+            for i in range(meta.get("boosters", 1))
+        ]
+
+
+def _booster_file(i: int) -> str:
+    # The first keeps the name single-booster artifacts were saved under, so they still load.
+    return "booster.txt" if i == 0 else f"booster-{i}.txt"

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,7 @@ from recsys.ranking.als import ALSRanker
 from recsys.ranking.bpr import BPRRanker
 from recsys.ranking.ease import EASERanker
 from recsys.ranking.item_knn import ItemKNNRanker
-from recsys.ranking.learning_to_rank import carve_labels, relative_scores
+from recsys.ranking.learning_to_rank import add_trending_rows, carve_labels, relative_scores
 from recsys.ranking.lightgbm_ranker import LightGBMRanker
 from recsys.ranking.popularity import PopularityRanker
 from recsys.ranking.sequential_knn import SequentialKNNRanker
@@ -186,6 +188,56 @@ class TestTwoStage(PersonalisedContract):
         ranker.fit(data)
         assert isinstance(ranker.scorers_["generator"], ItemKNNRanker)
         assert "popularity_rank" in ranker.input_columns_
+
+    def test_trending_items_join_the_generators_candidates(self, data: InteractionData) -> None:
+        ranker = TwoStageRanker({**SMALL_BOOSTER, "trending_candidates": 3}).fit(data)
+        seen = set(ranker.item_ids_[ranker.seen_items("u0")])
+        own = ranker.scorers_["generator"].recommend("u0", 4, exclude=["i0"]).item_ids
+        pool = ranker.candidates("u0", 4, exclude=["i0"])
+        trending = ranker.trending_.recommend("u0", 30, exclude=["i0", *own]).item_ids
+        assert list(pool.item_ids) == [*own, *trending[:3]]
+        assert np.isnan(pool.scores[4:]).all()
+        assert not (set(pool.item_ids) & (seen | {"i0"}))
+
+    def test_an_ensemble_averages_boosters_of_different_seeds(
+        self, data: InteractionData, tmp_path: Path
+    ) -> None:
+        ranker = TwoStageRanker({**SMALL_BOOSTER, "ensemble": 3}).fit(data)
+        items = list(ranker.item_ids_[:10])
+        inputs = ranker._inputs("u0", items, None)
+        assert inputs is not None
+        each = [b.predict(inputs.to_numpy(), num_threads=1) for b in ranker.boosters_]
+        assert len(each) == 3 and not np.allclose(each[0], each[1])
+        np.testing.assert_allclose(ranker.score("u0", items), np.mean(each, axis=0))
+        ranker.save(tmp_path / "model")
+        assert len(type(ranker).load(tmp_path / "model").boosters_) == 3
+
+
+def test_trending_rows_count_only_what_happened_before_each_cutoff() -> None:
+    day = pd.Timestamp("2026-01-01", tz="UTC")
+    events = pd.DataFrame(
+        [  # "old" was popular long ago, "new" a little just now, "later" only after u's cut-off
+            *[("x", "old", day) for _ in range(5)],
+            ("y", "new", day + pd.Timedelta(days=59)),
+            ("z", "new", day + pd.Timedelta(days=59)),
+            ("u", "mine", day + pd.Timedelta(days=59)),
+            *[("y", "later", day + pd.Timedelta(days=61)) for _ in range(9)],
+        ],
+        columns=["user_id", "item_id", "occurred_at"],
+    )
+    cutoff = day + pd.Timedelta(days=60)
+    rows = pd.DataFrame(
+        {"user_id": ["u", "v"], "item_id": ["proposed", "new"], "event_timestamp": cutoff}
+    )
+    history = events[events["occurred_at"] < cutoff]
+    out = add_trending_rows(rows, events, history, 2, half_life_days=7)
+    added = out.iloc[len(rows) :]
+    assert (added["event_timestamp"] == cutoff).all()
+    # u saw "mine"; v already has "new" among its candidates; nobody gets "later"
+    assert added.groupby("user_id")["item_id"].agg(list).to_dict() == {
+        "u": ["new", "old"],
+        "v": ["mine", "old"],
+    }
 
 
 def test_temporal_labels_reach_further_ahead_than_random_ones_unless_set() -> None:
