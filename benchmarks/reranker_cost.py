@@ -1,7 +1,7 @@
 """What a re-ranker's options cost per recommendation and per fit, measured side by side.
 
     .venv/bin/python benchmarks/reranker_cost.py [--model two_stage] [--users 200] [--rounds 5] \\
-        [--variant single=ensemble=1,trending_candidates=0] [--variant default=]
+        [--variant default=] [--variant both=trending_candidates=30,ensemble=5]
 
 Each variant is ``NAME=KEY=VALUE,KEY=VALUE`` (empty: the ranker's defaults). Every variant is
 fitted once on the dataset's interactions in-process (no stores, so store features are missing
@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     variants = [
         parse_variant(v)
-        for v in args.variant or ["single=ensemble=1,trending_candidates=0", "default="]
+        for v in args.variant or ["default=", "both=trending_candidates=30,ensemble=5"]
     ]
 
     settings = Settings()
