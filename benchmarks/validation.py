@@ -22,6 +22,7 @@ from rich.table import Table
 from recsys.cli import parse_algorithm_params
 from recsys.config import Settings
 from recsys.evaluation.compare import relative_difference
+from recsys.evaluation.environment import describe_versions
 from recsys.evaluation.folds import add_fold_arguments, fold_count, validation_fold
 from recsys.evaluation.runner import run_evaluation
 from recsys.infra.services import resolve_endpoints
@@ -63,7 +64,8 @@ def main() -> None:
     table = Table(
         title=f"{args.dataset}, {args.protocol} protocol, {args.folds} validation splits "
         f"({', '.join(map(str, users))} users): NDCG@{args.k}"
-        + (f", params {args.param}" if args.param else "")
+        + (f", params {args.param}" if args.param else ""),
+        caption=f"measured with {describe_versions()}",
     )
     table.add_column("algorithm")
     for fold in range(args.folds):

@@ -1,7 +1,9 @@
 """`recsys evaluate` on real stores: the production path, and results anyone can recompute."""
 
+import platform
 from pathlib import Path
 
+import lightgbm
 import pandas as pd
 import pytest
 from sqlalchemy import text
@@ -80,6 +82,8 @@ def test_cli_writes_json_and_recommendations_that_recompute_the_metrics(
     results = pd.read_json(out, typ="series")
     assert results["protocol"] == "files" and len(results["results"]) == 2
     assert set(results["dropped_test_rows"]) == {"unknown_user", "unknown_item", "seen_pair"}
+    assert results["environment"]["lightgbm"] == lightgbm.__version__
+    assert results["environment"]["python"] == platform.python_version()
     top = pd.read_csv(recs, dtype={"user": str, "item": str})
     relevant = frame[frame.timestamp >= 1_700_000_000 + 60 * 6].groupby("user")["item"].apply(set)
     for entry in results["results"]:
