@@ -99,6 +99,35 @@ class TestEASE(PersonalisedContract):
         assert ranker.score("u5", ["i-never-seen"]).tolist() == [0.0]
 
 
+class TestEASEWithTimeDecay(PersonalisedContract):
+    def make_ranker(self) -> EASERanker:
+        return EASERanker({"l2": 10.0, "half_life_days": 30})
+
+    def test_recent_co_occurrences_outweigh_old_ones(self) -> None:
+        """Long ago six users took `a` with `old`; lately three took `a` with `new`."""
+        day = pd.Timestamp("2020-01-01", tz="UTC")
+        rows = [(f"o{u}", item, day) for u in range(6) for item in ("a", "old")]
+        later = day + pd.Timedelta(days=365)
+        rows += [(f"n{u}", item, later) for u in range(3) for item in ("a", "new")]
+        rows += [("me", "a", later)]
+        data = InteractionData.from_frame(
+            pd.DataFrame(rows, columns=["user_id", "item_id", "occurred_at"])
+        )
+        plain = EASERanker({"l2": 1.0}).fit(data).score("me", ["old", "new"])
+        decayed = (
+            EASERanker({"l2": 1.0, "half_life_days": 30}).fit(data).score("me", ["old", "new"])
+        )
+        assert plain[0] > plain[1] and decayed[1] > decayed[0]
+        # a half-life far longer than the data's span is plain EASE
+        slow = EASERanker({"l2": 1.0, "half_life_days": 1e9}).fit(data).score("me", ["old", "new"])
+        np.testing.assert_allclose(slow, plain, rtol=1e-4)
+
+    def test_decay_needs_timestamps(self) -> None:
+        no_times = checkerboard().drop(columns="occurred_at")
+        with pytest.raises(ValueError, match="occurred_at"):
+            EASERanker({"half_life_days": 30}).fit(InteractionData.from_frame(no_times))
+
+
 class TestSequentialKNN(PersonalisedContract):
     def make_ranker(self) -> SequentialKNNRanker:
         return SequentialKNNRanker({"window": 3})
