@@ -39,7 +39,7 @@ from recsys.features.feast_ops import apply_definitions
 from recsys.infra.database import create_db_engine
 from recsys.infra.endpoints import Endpoints
 from recsys.infra.feast_store import build_feature_store
-from recsys.ranking import InteractionData, Ranker, create_ranker, get_ranker_class
+from recsys.ranking import InteractionData, Ranker, create_ranker, protocol_params
 from recsys.training.feast_features import FeastFeatureSource
 
 Protocol = Literal["temporal", "random", "files"]
@@ -192,12 +192,10 @@ def split_data(
 
 
 def _protocol_params(name: str, spec: EvaluationSpec) -> dict[str, object]:
-    """Learning-to-rank rankers carve their training labels the way the protocol carves its test
-    set (per-user random holdout, or what comes after a cut-off): training matches evaluation."""
-    params: dict[str, Any] = {}
-    if "label_split" in get_ranker_class(name).Config.model_fields:
-        params["label_split"] = "random" if spec.protocol == "random" else "temporal"
-    return {**params, **spec.params.get(name, {})}
+    """The ranker's defaults for the protocol (``Ranker.random_protocol_params``: e.g. the
+    re-rankers carve their training labels at random, as the protocol carves its test set, and
+    EASE drops its time decay), under the run's own ``--param`` settings."""
+    return protocol_params(name, spec.protocol == "random", spec.params.get(name))
 
 
 def _recommend_with_features(

@@ -1,7 +1,13 @@
 """The ranking interface (base.py) and one module per algorithm, registered by name."""
 
 from recsys.ranking.base import InteractionData, Ranker, RankerConfig
-from recsys.ranking.registry import available_rankers, create_ranker, get_ranker_class, load_ranker
+from recsys.ranking.registry import (
+    available_rankers,
+    create_ranker,
+    get_ranker_class,
+    load_ranker,
+    protocol_params,
+)
 
 __all__ = [
     "InteractionData",
@@ -11,4 +17,5 @@ __all__ = [
     "create_ranker",
     "get_ranker_class",
     "load_ranker",
+    "protocol_params",
 ]

@@ -114,6 +114,10 @@ class Ranker(ABC):
     #: True when :meth:`score` needs the FeatureService's features (the serving path fetches
     #: them for the candidates; offline evaluation reads them point-in-time).
     uses_store_features: ClassVar[bool] = False
+    #: Settings that replace the defaults under the random evaluation protocol. The defaults
+    #: serve a forecast (training for serving always is one, and so is the temporal protocol);
+    #: a random holdout spreads its rows over all of time, where e.g. a time decay is wrong.
+    random_protocol_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: RankerConfig | dict[str, Any] | None = None) -> None:
         if config is None:

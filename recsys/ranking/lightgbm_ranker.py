@@ -41,7 +41,7 @@ from recsys.ranking.learning_to_rank import (
     user_relative_scores,
 )
 from recsys.ranking.popularity import PopularityRanker
-from recsys.ranking.registry import create_ranker, load_ranker, register
+from recsys.ranking.registry import create_ranker, load_ranker, protocol_params, register
 
 GENERATOR = "generator"
 
@@ -92,6 +92,7 @@ class LightGBMRanker(Ranker):
     name = "lightgbm"
     Config: ClassVar[type[RankerConfig]] = LightGBMConfig
     uses_store_features = True
+    random_protocol_params: ClassVar[dict[str, Any]] = {"label_split": "random"}
 
     @property
     def label_fraction(self) -> float:
@@ -220,9 +221,13 @@ class LightGBMRanker(Ranker):
 
     def _fit_scorers(self, data: InteractionData) -> dict[str, Ranker]:
         cfg = self.cfg
-        fitted = {GENERATOR: create_ranker(cfg.generator, cfg.generator_params).fit(data)}
+        # The generator and scorers take their defaults for the same kind of data as the labels.
+        random = cfg.label_split == "random"
+        generator = protocol_params(cfg.generator, random, cfg.generator_params)
+        fitted = {GENERATOR: create_ranker(cfg.generator, generator).fit(data)}
         for name in cfg.scorers:
-            fitted[name] = create_ranker(name, cfg.scorer_params.get(name)).fit(data)
+            params = protocol_params(name, random, cfg.scorer_params.get(name))
+            fitted[name] = create_ranker(name, params).fit(data)
         return fitted
 
     def _fit_trending(self, data: InteractionData) -> PopularityRanker | None:

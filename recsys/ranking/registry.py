@@ -62,6 +62,13 @@ def create_ranker(name: str, params: dict[str, Any] | None = None) -> Ranker:
     return get_ranker_class(name)(params or {})
 
 
+def protocol_params(name: str, random_holdout: bool, params: dict[str, Any] | None = None) -> dict:
+    """``params`` over the ranker's defaults for its data: under a random holdout its
+    ``random_protocol_params`` first (what it chose on random validation splits)."""
+    base = get_ranker_class(name).random_protocol_params if random_holdout else {}
+    return {**base, **(params or {})}
+
+
 def load_ranker(directory: Path) -> Ranker:
     import json
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.ranking import InteractionData, available_rankers, create_ranker
+from recsys.ranking import InteractionData, available_rankers, create_ranker, protocol_params
 from recsys.ranking.als import ALSRanker
 from recsys.ranking.bpr import BPRRanker
 from recsys.ranking.ease import EASERanker
@@ -81,10 +81,10 @@ class TestItemKNN(PersonalisedContract):
 
 class TestEASE(PersonalisedContract):
     def make_ranker(self) -> EASERanker:
-        return EASERanker({"l2": 10.0})
+        return EASERanker({"l2": 10.0, "half_life_days": None})
 
     def test_matches_the_closed_form(self, data: InteractionData) -> None:
-        ranker = EASERanker({"l2": 10.0}).fit(data)
+        ranker = EASERanker({"l2": 10.0, "half_life_days": None}).fit(data)
         x = (data.matrix.toarray() > 0).astype(float)
         x = x[:, x.sum(axis=0) > 0]  # EASE leaves never-seen items out of its matrix
         p = np.linalg.inv(x.T @ x + 10.0 * np.eye(x.shape[1]))
@@ -113,7 +113,9 @@ class TestEASEWithTimeDecay(PersonalisedContract):
         data = InteractionData.from_frame(
             pd.DataFrame(rows, columns=["user_id", "item_id", "occurred_at"])
         )
-        plain = EASERanker({"l2": 1.0}).fit(data).score("me", ["old", "new"])
+        plain = (
+            EASERanker({"l2": 1.0, "half_life_days": None}).fit(data).score("me", ["old", "new"])
+        )
         decayed = (
             EASERanker({"l2": 1.0, "half_life_days": 30}).fit(data).score("me", ["old", "new"])
         )
@@ -267,6 +269,18 @@ def test_trending_rows_count_only_what_happened_before_each_cutoff() -> None:
         "u": ["new", "old"],
         "v": ["mine", "old"],
     }
+
+
+def test_a_random_holdout_takes_each_rankers_own_defaults_for_it() -> None:
+    assert protocol_params("ease", random_holdout=False) == {}
+    assert protocol_params("ease", random_holdout=True) == {"half_life_days": None}
+    assert protocol_params("ease", True, {"half_life_days": 90}) == {"half_life_days": 90}
+    assert protocol_params("two_stage", True) == {"label_split": "random"}
+    data = InteractionData.from_frame(checkerboard())
+    forecast = TwoStageRanker({**SMALL_BOOSTER, "scorers": ["ease"]}).fit(data)
+    assert forecast.scorers_["ease"].config.half_life_days == 730
+    holdout = TwoStageRanker({**SMALL_BOOSTER, "scorers": ["ease"], "label_split": "random"})
+    assert holdout.fit(data).scorers_["ease"].config.half_life_days is None
 
 
 def test_temporal_labels_reach_further_ahead_than_random_ones_unless_set() -> None:
