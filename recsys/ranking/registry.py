@@ -62,9 +62,12 @@ def create_ranker(name: str, params: dict[str, Any] | None = None) -> Ranker:
     return get_ranker_class(name)(params or {})
 
 
-def protocol_params(name: str, random_holdout: bool, params: dict[str, Any] | None = None) -> dict:
-    """``params`` over the ranker's defaults for its data: under a random holdout its
-    ``random_protocol_params`` first (what it chose on random validation splits)."""
+def protocol_params(
+    name: str, random_holdout: bool, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``params`` over the ranker's settings for the kind of data it is fitted on: under a
+    random holdout its ``random_protocol_params`` first (chosen on random validation splits),
+    otherwise its defaults, which serve a forecast."""
     base = get_ranker_class(name).random_protocol_params if random_holdout else {}
     return {**base, **(params or {})}
 
