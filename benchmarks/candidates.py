@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys.config import Settings
-from recsys.evaluation.environment import describe_versions
+from recsys.evaluation.environment import describe_environment
 from recsys.evaluation.folds import add_fold_arguments, fold_count, validation_fold
 from recsys.evaluation.metrics import ndcg_by_user
 from recsys.evaluation.runner import split_data
@@ -96,7 +96,7 @@ def main() -> None:
     table = Table(
         title=f"{args.dataset}, {args.protocol} protocol, {folds} validation splits "
         f"({', '.join(map(str, users))} users), mean over (split, user)",
-        caption=f"measured with {describe_versions()}",
+        caption=f"measured with {describe_environment()}",
     )
     table.add_column("ranker")
     table.add_column(f"NDCG@{args.k}, whole catalogue", justify="right")

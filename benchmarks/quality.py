@@ -23,7 +23,7 @@ from rich.table import Table
 
 from recsys.config import Settings
 from recsys.evaluation.compare import relative_difference
-from recsys.evaluation.environment import describe_versions
+from recsys.evaluation.environment import describe_environment
 from recsys.evaluation.runner import AlgorithmResult, EvaluationSpec, run_evaluation
 from recsys.infra.services import resolve_endpoints
 from recsys.ranking import available_rankers, create_ranker, get_ranker_class
@@ -59,7 +59,7 @@ def main() -> None:
     endpoints = resolve_endpoints(settings)
     console = Console(width=200)  # tables for notes and logs: never truncate numbers
     algorithms = args.model or available_rankers()
-    console.print(f"measured with {describe_versions()}")
+    console.print(f"measured with {describe_environment()}")
     for protocol, ratio in PROTOCOLS:
         spec = EvaluationSpec(
             dataset=args.dataset, path=args.path, protocol=protocol, test_ratio=ratio,

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from recsys.config import Settings
 from recsys.data.readers import read_dataset
-from recsys.evaluation.environment import describe_versions
+from recsys.evaluation.environment import describe_environment
 from recsys.ranking import InteractionData, Ranker, create_ranker
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     table = Table(
         title=f"{args.model} on {args.dataset}: {args.users} users × {args.rounds} rounds, "
         "recommend(user, 10) in-process",
-        caption=f"measured with {describe_versions()}",
+        caption=f"measured with {describe_environment()}",
     )
     for column in ("variant", "params", "fit s", "ms / recommendation (median)", "ratio"):
         table.add_column(column, justify="left" if column in ("variant", "params") else "right")

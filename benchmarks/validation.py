@@ -22,7 +22,7 @@ from rich.table import Table
 from recsys.cli import parse_algorithm_params
 from recsys.config import Settings
 from recsys.evaluation.compare import relative_difference
-from recsys.evaluation.environment import describe_versions
+from recsys.evaluation.environment import describe_environment
 from recsys.evaluation.folds import add_fold_arguments, fold_count, validation_fold
 from recsys.evaluation.runner import run_evaluation
 from recsys.infra.services import resolve_endpoints
@@ -65,7 +65,7 @@ def main() -> None:
         title=f"{args.dataset}, {args.protocol} protocol, {args.folds} validation splits "
         f"({', '.join(map(str, users))} users): NDCG@{args.k}"
         + (f", params {args.param}" if args.param else ""),
-        caption=f"measured with {describe_versions()}",
+        caption=f"measured with {describe_environment()}",
     )
     table.add_column("algorithm")
     for fold in range(args.folds):

@@ -26,7 +26,7 @@ from recsys.data.queries import read_interactions
 from recsys.data.readers import read_dataset
 from recsys.data.schema import Dataset
 from recsys.db.migrate import upgrade
-from recsys.evaluation.environment import package_versions
+from recsys.evaluation.environment import measurement_environment
 from recsys.evaluation.metrics import evaluate_all, item_user_counts, ndcg_by_user
 from recsys.evaluation.splits import (
     random_split,
@@ -107,7 +107,7 @@ class EvaluationReport:
             "cutoff": self.cutoff,
             "dropped_test_rows": self.dropped_test_rows,
             "setup_seconds": self.setup_seconds,
-            "environment": package_versions(),
+            "environment": measurement_environment(),
             "results": [
                 {
                     "algorithm": r.algorithm,
