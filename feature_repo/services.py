@@ -31,6 +31,16 @@ two_stage_v1 = FeatureService(
     tags={"ranker": "two_stage"},
 )
 
+# A ranker with no FeatureService of its own here (one registered by another package through
+# the `recsys.rankers` entry points) is trained, served and monitored with this one, as long as
+# it reads no store features (recsys/training/feast_features.py::resolve_feature_service).
+default_v1 = FeatureService(
+    name="default_v1",
+    features=[user_stats, item_stats],
+    description="Rankers without a FeatureService of their own: logged for monitoring",
+    tags={"ranker": "any"},
+)
+
 # The collaborative rankers read the same features as ALS (logged for monitoring).
 bpr_v1 = FeatureService(name="bpr_v1", features=[user_stats, item_stats], tags={"ranker": "bpr"})
 item_knn_v1 = FeatureService(

@@ -20,6 +20,31 @@ class NoServedDataError(RuntimeError):
     pass
 
 
+class ReferenceUnavailableError(NoServedDataError):
+    """The served model's drift reference is not registered, missing, or unreadable."""
+
+
+def read_reference(engine: Engine, version: int) -> pd.DataFrame:
+    """The drift reference model ``version`` saved at training time (its top-k for a sample of
+    users, with the features the store held then)."""
+    with Session(engine) as session:
+        model = session.get(Model, version)
+    if model is None or not model.reference_path:
+        raise ReferenceUnavailableError(f"model version {version} has no drift reference")
+    path = Path(model.reference_path)
+    if not path.is_file():
+        raise ReferenceUnavailableError(
+            f"model version {version}: drift reference {path} is missing"
+        )
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several kinds for a damaged file
+        raise ReferenceUnavailableError(
+            f"model version {version}: drift reference {path} cannot be read "
+            f"({type(exc).__name__}: {exc}); `recsys train` a new version to get a new one"
+        ) from exc
+
+
 def _one_value_per_user(frame: pd.DataFrame) -> pd.DataFrame:
     """A user's features repeat on each of their k served rows; keep them on the rank-1 row only,
     so user features are compared per request (their sampling unit), not k times over."""
@@ -52,11 +77,7 @@ def build_drift_report(
     version = int(personalised["model_version"].mode().iloc[0])
     current = personalised[personalised["model_version"] == version]
 
-    with Session(engine) as session:
-        model = session.get(Model, version)
-    if model is None or not model.reference_path or not Path(model.reference_path).is_file():
-        raise NoServedDataError(f"model version {version} has no drift reference on disk")
-    reference = pd.read_parquet(model.reference_path)
+    reference = read_reference(engine, version)
     columns = [c for c in reference.columns if c in current.columns]
     current = current[columns].reset_index(drop=True)
 

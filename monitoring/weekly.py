@@ -29,14 +29,19 @@ import pandas as pd
 from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm import Session
 
-from monitoring.drift import NoServedDataError, _one_value_per_user
+from monitoring.drift import (
+    NoServedDataError,
+    ReferenceUnavailableError,
+    _one_value_per_user,
+    read_reference,
+)
 from monitoring.evidently_quality import run_quality_report
 from monitoring.online_quality import distribution, positive_feedback, quality
 from monitoring.served import read_logged_features, read_served_slots
 from monitoring.weekly_page import weekly_page
 from monitoring.workspace import publish
 from recsys.config import Settings
-from recsys.db.models import Model, WeeklyReport
+from recsys.db.models import WeeklyReport
 from recsys.evaluation.metrics import item_user_counts
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -143,9 +148,16 @@ def build_weekly_report(
     out_dir = settings.reports_dir / "weekly" / week.name
     personalised = served[~served["fallback"]]
     version = int(personalised["model_version"].mode().iloc[0]) if len(personalised) else None
-    drift = _feature_drift(
-        engine, week, served, version, out_dir, settings.monitor_drift_max_requests
-    )
+    # A reference that cannot be read is reported and alerted on, never the end of the report:
+    # the rest of the week's numbers are still worth reviewing.
+    reference_problem = None
+    try:
+        drift, no_drift_because = _feature_drift(
+            engine, week, served, version, out_dir, settings.monitor_drift_max_requests
+        )
+    except ReferenceUnavailableError as exc:
+        drift, no_drift_because = None, str(exc)
+        reference_problem = f"feature drift not computed: {exc}"
     mark("feature drift (Evidently, sampled)")
     # Evidently's per-k tables cost time per list: they get a uniform sample of lists (request
     # ids are random), the summary numbers above use every list.
@@ -167,7 +179,7 @@ def build_weekly_report(
         )
     changes = _changes(current, previous)
 
-    reasons = []
+    reasons = [reference_problem] if reference_problem else []
     if drift is not None and drift.drift_share >= settings.monitor_drift_alert:
         drifted = sorted(c for c, v in drift.columns.items() if v["drifted"])
         reasons.append(
@@ -190,6 +202,8 @@ def build_weekly_report(
             f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate")
         ),
     }
+    if drift is None:
+        summary["feature drift"] = f"not computed: {no_drift_because}"
     sections = [("Online quality (Evidently)", quality_snapshot.get_html_str(as_iframe=False))]
     if drift is not None:
         sections.append(
@@ -241,7 +255,7 @@ def _sample_ids(served: pd.DataFrame, n: int) -> set[str]:
     return set(sorted(ids)[:n])  # uuid order is random order
 
 
-def _feature_drift(  # noqa: ANN202
+def _feature_drift(  # noqa: ANN202  (the result type is Evidently's, imported lazily)
     engine: Engine,
     week: Week,
     served: pd.DataFrame,
@@ -249,29 +263,27 @@ def _feature_drift(  # noqa: ANN202
     out_dir: Path,
     max_requests: int,
 ):
-    """The served rows of (at most ``max_requests``) requests whose feature vectors were logged,
-    against the model's reference; None when either side is missing."""
+    """(the served rows of at most ``max_requests`` requests whose feature vectors were logged,
+    against the model's reference; None and why when there is nothing to compare). Raises
+    :class:`ReferenceUnavailableError` when the model's reference cannot be read."""
     from monitoring.evidently_report import run_drift_report
 
     if version is None:
-        return None
-    with Session(engine) as session:
-        model = session.get(Model, version)
-    if model is None or not model.reference_path or not Path(model.reference_path).is_file():
-        return None
-    reference = pd.read_parquet(model.reference_path)
+        return None, "only fallback (cold-start) answers were served"
+    reference = read_reference(engine, version)
     logged = read_logged_features(engine, week.start, week.end, max_requests)
     if logged.empty:
-        return None
+        return None, "no served request had its feature vector logged"
     current = logged.merge(served, on=["request_id", "rank"], how="inner")
     current = current[~current["fallback"] & (current["model_version"] == version)]
     columns = [c for c in reference.columns if c in current.columns]
     if current.empty or not any("__" in c for c in columns):
-        return None
-    return run_drift_report(
+        return None, f"no logged feature vector of model version {version} to compare"
+    result = run_drift_report(
         _one_value_per_user(current[columns].reset_index(drop=True)),
         _one_value_per_user(reference[columns]),
         out_dir,
         "drift",
         timestamp=week.start,
     )
+    return result, None

@@ -16,7 +16,7 @@ from api.schemas import (
     SimilarItemsResponse,
     Text,
 )
-from recsys.serving.models import UnknownModelError
+from recsys.serving.models import ModelLoadError, UnknownModelError
 from recsys.serving.recommender import (
     NoModelError,
     RankRequest,
@@ -39,6 +39,8 @@ def _answer(
         raise HTTPException(503, str(exc)) from exc
     except UnknownModelError as exc:
         raise HTTPException(404, f"model: {exc}") from exc
+    except ModelLoadError as exc:  # the version asked for exists but is not servable
+        raise HTTPException(409, f"model: {exc}") from exc
     request.state.model = str(result.model_version)
     log = request.app.state.serve_log
     log.submit(serve_log_row(result, rank_request.endpoint))

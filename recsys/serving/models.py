@@ -27,6 +27,11 @@ class UnknownModelError(LookupError):
     """No registered version with that number."""
 
 
+class ModelLoadError(RuntimeError):
+    """A registered version that cannot be served: its artifact is missing, corrupt or written
+    by a ranker that is not installed here."""
+
+
 class ActiveModelHolder:
     """Keeps the active model in memory; checks the registry at most every ``refresh_seconds``.
 
@@ -42,6 +47,9 @@ class ActiveModelHolder:
         self._current: ServedModel | None = None
         self._checked_at = float("-inf")
         self._by_version: dict[int, ServedModel] = {}
+        # version → (when, why) it failed to load: asked again within refresh_seconds, the same
+        # answer, without re-reading the registry or re-hashing the artifact on every request
+        self._failed: dict[int, tuple[float, ModelLoadError]] = {}
         self.last_error: str | None = None
 
     def get(self) -> ServedModel | None:
@@ -55,17 +63,28 @@ class ActiveModelHolder:
         return self._current
 
     def version(self, version: int) -> ServedModel:
-        """A specific registered version (loaded once, then kept)."""
+        """A specific registered version (loaded once, then kept). Raises
+        :class:`UnknownModelError` or :class:`ModelLoadError`."""
         current = self._current
         if current is not None and current.version == version:
             return current
         if version in self._by_version:
             return self._by_version[version]
+        failed = self._failed.get(version)
+        if failed is not None and time.monotonic() - failed[0] < self._refresh_seconds:
+            raise failed[1]
         with Session(self._engine) as session:
             row = session.scalar(select(Model).where(Model.version == version))
         if row is None:
             raise UnknownModelError(f"no model version {version}")
-        served = ServedModel(row.version, row.algorithm, row.feature_service, load_model(row))
+        try:
+            ranker = load_model(row)
+        except Exception as exc:
+            error = ModelLoadError(f"version {version} cannot be served: {exc}")
+            self._failed[version] = (time.monotonic(), error)
+            raise error from exc
+        self._failed.pop(version, None)
+        served = ServedModel(row.version, row.algorithm, row.feature_service, ranker)
         self._by_version[version] = served
         return served
 

@@ -30,7 +30,12 @@ from recsys.ranking import Ranker
 from recsys.serving.catalogue import Catalogue
 from recsys.serving.experiments import ExperimentConfig, assign_version
 from recsys.serving.feature_reader import OnlineFeatureReader
-from recsys.serving.models import ActiveModelHolder, ServedModel
+from recsys.serving.models import (
+    ActiveModelHolder,
+    ModelLoadError,
+    ServedModel,
+    UnknownModelError,
+)
 from recsys.serving.online_features import item_feature_rows, json_value, user_feature_values
 
 logger = logging.getLogger(__name__)
@@ -114,11 +119,29 @@ class RecommendationService:
             return self.models.version(override), f"override-v{override}"
         assigned = assign_version(user_id, self.experiment)
         if assigned is not None:
-            return self.models.version(assigned), f"v{assigned}"
+            try:
+                return self.models.version(assigned), f"v{assigned}"
+            except (UnknownModelError, ModelLoadError) as exc:
+                # The user did not ask for this arm: serve the active version rather than fail,
+                # and say why on /readyz and in the log.
+                self.models.last_error = f"experiment arm: {exc}"
+                logger.error("experiment arm v%s unavailable, serving the active version: %s",
+                             assigned, exc)  # fmt: skip
+        return self._active(), "active"
+
+    def _active(self) -> ServedModel:
         model = self.models.get()
         if model is None:
-            raise NoModelError("no model is active: train one with `recsys train --model NAME`")
-        return model, "active"
+            raise NoModelError(self._no_model_reason())
+        return model
+
+    def _no_model_reason(self) -> str:
+        if self.models.last_error:
+            return (
+                f"no model can be served ({self.models.last_error}): activate a working "
+                "version with `recsys models activate VERSION` or `recsys models rollback`"
+            )
+        return "no model is active: train one with `recsys train --model NAME`"
 
     # -- features ------------------------------------------------------------------------------
     def reader(self, model: ServedModel) -> OnlineFeatureReader:
@@ -303,9 +326,7 @@ class RecommendationService:
         self, item_id: str, k: int, model_version: int | None = None
     ) -> RecommendationResult:
         started = time.perf_counter()
-        model = self.models.version(model_version) if model_version else self.models.get()
-        if model is None:
-            raise NoModelError("no model is active: train one with `recsys train --model NAME`")
+        model = self.models.version(model_version) if model_version else self._active()
         similar = model.ranker.similar_items(item_id, k)
         items = [
             ScoredItem(str(i), float(s), rank)

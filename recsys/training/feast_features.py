@@ -13,7 +13,37 @@ import uuid
 import pandas as pd
 from sqlalchemy import Engine
 
+from recsys.ranking import Ranker
+
 ENTITY_COLUMNS = ["user_id", "item_id", "event_timestamp"]
+#: What a ranker without a FeatureService of its own (one from another package, say) is logged
+#: and monitored with: user activity and item popularity (feature_repo/services.py).
+DEFAULT_FEATURE_SERVICE = "default_v1"
+
+
+class FeatureServiceMissingError(ValueError):
+    """The ranker reads store features through a FeatureService the feature repo lacks."""
+
+
+def resolve_feature_service(store, ranker: Ranker) -> str:  # type: ignore[no-untyped-def]
+    """The FeatureService a trained version records (and the API reads and logs): the ranker's
+    own when the Feast project defines it, else, for a ranker that reads no store features,
+    :data:`DEFAULT_FEATURE_SERVICE`. A ranker that learns from store features needs its own."""
+    from feast.errors import FeatureServiceNotFoundException
+
+    wanted = ranker.feature_service
+    try:
+        store.get_feature_service(wanted)
+        return wanted
+    except FeatureServiceNotFoundException:
+        if ranker.uses_store_features:
+            raise FeatureServiceMissingError(
+                f"ranker {ranker.name!r} reads store features through the FeatureService "
+                f"{wanted!r}, which Feast project {store.project!r} does not define: add it to "
+                "feature_repo/services.py and run `recsys features apply`"
+            ) from None
+    store.get_feature_service(DEFAULT_FEATURE_SERVICE)  # a clear Feast error if not applied
+    return DEFAULT_FEATURE_SERVICE
 
 
 class FeastFeatureSource:

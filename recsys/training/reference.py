@@ -19,6 +19,7 @@ def build_reference(
     ranker: Ranker,
     store,  # feast.FeatureStore
     *,
+    feature_service: str,
     as_of: datetime,
     n_users: int,
     k: int,
@@ -36,7 +37,7 @@ def build_reference(
     entity_df = served[["user_id", "item_id"]].assign(event_timestamp=pd.Timestamp(as_of))
     features = store.get_historical_features(
         entity_df=entity_df,
-        features=store.get_feature_service(ranker.feature_service),
+        features=store.get_feature_service(feature_service),
         full_feature_names=True,
     ).to_df()
     merged = served.merge(

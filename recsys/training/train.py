@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from recsys.config import Settings
 from recsys.data.queries import read_interactions, read_items
 from recsys.db.models import Model
 from recsys.ranking import InteractionData, create_ranker
-from recsys.training.feast_features import FeastFeatureSource
+from recsys.training.feast_features import FeastFeatureSource, resolve_feature_service
 from recsys.training.reference import build_reference
 from recsys.training.registry import artifact_checksum, register_model
 
@@ -28,6 +29,7 @@ def train_model(
     activate: bool = True,
 ) -> Model:
     ranker = create_ranker(algorithm, params)  # validates the name and params before any work
+    feature_service = resolve_feature_service(store, ranker)
     interactions = read_interactions(engine)
     if interactions.empty:
         raise RuntimeError("no interactions in the database: run `recsys data load` first")
@@ -46,30 +48,39 @@ def train_model(
     directory = (
         settings.models_dir / f"{trained_at:%Y%m%dT%H%M%SZ}-{algorithm}-{uuid.uuid4().hex[:8]}"
     )
-    ranker.save(directory)
-
-    started = time.perf_counter()
-    reference = build_reference(
-        ranker, store, as_of=trained_at, n_users=settings.reference_users, k=settings.default_k
-    )
-    reference.to_parquet(directory / "reference.parquet", index=False)
-    reference_seconds = time.perf_counter() - started
-
-    row = Model(
-        algorithm=algorithm,
-        params=ranker.config.model_dump(mode="json"),
-        feature_service=ranker.feature_service,
-        train_start=interactions["occurred_at"].min().to_pydatetime(),
-        train_end=interactions["occurred_at"].max().to_pydatetime(),
-        n_interactions=len(interactions),
-        metrics={
-            "fit_seconds": round(fit_seconds, 3),
-            "reference_seconds": round(reference_seconds, 3),
-            "users": data.n_users,
-            "items": data.n_items,
-        },
-        artifact_path=str(directory),
-        artifact_sha256=artifact_checksum(directory),
-        reference_path=str(directory / "reference.parquet"),
-    )
-    return register_model(engine, row, activate=activate)
+    try:
+        ranker.save(directory)
+        started = time.perf_counter()
+        reference = build_reference(
+            ranker,
+            store,
+            feature_service=feature_service,
+            as_of=trained_at,
+            n_users=settings.reference_users,
+            k=settings.default_k,
+        )
+        reference.to_parquet(directory / "reference.parquet", index=False)
+        reference_seconds = time.perf_counter() - started
+        checksum = artifact_checksum(directory)
+        row = Model(
+            algorithm=algorithm,
+            params=ranker.config.model_dump(mode="json"),
+            feature_service=feature_service,
+            train_start=interactions["occurred_at"].min().to_pydatetime(),
+            train_end=interactions["occurred_at"].max().to_pydatetime(),
+            n_interactions=len(interactions),
+            metrics={
+                "fit_seconds": round(fit_seconds, 3),
+                "reference_seconds": round(reference_seconds, 3),
+                "users": data.n_users,
+                "items": data.n_items,
+            },
+            artifact_path=str(directory),
+            artifact_sha256=checksum,
+            reference_path=str(directory / "reference.parquet"),
+        )
+        return register_model(engine, row, activate=activate)
+    except BaseException:
+        # Nothing was registered, so nothing may be left behind to be mistaken for a model.
+        shutil.rmtree(directory, ignore_errors=True)
+        raise

@@ -107,6 +107,33 @@ def test_a_quality_drop_against_last_week_raises_an_alert(week_served, settings,
     assert any(r.startswith("quality.ndcg fell") for r in report.alert_reasons)
 
 
+def test_an_unreadable_reference_is_reported_and_alerted_not_fatal(  # type: ignore[no-untyped-def]
+    week_served, settings, engine
+) -> None:
+    from monitoring.drift import ReferenceUnavailableError, build_drift_report
+
+    with engine.connect() as conn:  # the version the week's answers came from
+        version, path = conn.execute(
+            text("SELECT m.version, m.reference_path FROM models m WHERE m.version = "
+                 "(SELECT model_version FROM served_requests WHERE NOT fallback "
+                 "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)")
+        ).one()  # fmt: skip
+    reference = Path(path)
+    intact = reference.read_bytes()
+    reference.write_bytes(intact[: len(intact) // 2])  # a half-written copy
+    try:
+        report = build_weekly_report(settings, engine, week_served)
+        assert report.requests == REQUESTS and report.quality["hit_rate"] > 0  # the rest stands
+        assert report.drift_share is None and report.alert
+        why = f"feature drift not computed: model version {version}: drift reference"
+        assert any(r.startswith(why) and "cannot be read" in r for r in report.alert_reasons)
+        assert "cannot be read" in Path(report.html_path).read_text()
+        with pytest.raises(ReferenceUnavailableError, match="cannot be read"):
+            build_drift_report(settings, engine, week_served.start, week_served.end)
+    finally:
+        reference.write_bytes(intact)
+
+
 def test_week_names() -> None:
     week = Week.parse("2026-W01")
     assert week.start == datetime(2025, 12, 29, tzinfo=UTC) and week.previous().name == "2025-W52"

@@ -67,3 +67,23 @@ def test_the_readme_plugin_is_found_by_name_and_works(installed_plugin: Path) ->
     recs = ranker.recommend("u0", 5)
     assert len(recs.item_ids) == 5 and np.all(np.diff(recs.scores) <= 0)
     assert type(ranker).__module__ == "my_rankers.random_ranker"
+
+
+@pytest.mark.integration
+def test_the_readme_plugin_trains_and_serves_without_touching_the_feature_repo(  # type: ignore[no-untyped-def]
+    installed_plugin: Path, settings, engine, feature_store, serve_dataset
+) -> None:
+    """`recsys train --model random` works after `pip install`: the plugin names no
+    FeatureService, reads no store features, and is logged with the repo's `default_v1`."""
+    from recsys.data.synthetic import SyntheticConfig, generate_synthetic
+    from recsys.training.registry import load_model
+    from recsys.training.train import train_model
+
+    data = generate_synthetic(SyntheticConfig(n_users=40, n_items=30))
+    serve_dataset(data)
+    row = train_model(settings, engine, feature_store, "random", {"seed": 5}, activate=False)
+    assert row.algorithm == "random" and row.feature_service == "default_v1"
+    assert Path(row.reference_path).is_file()
+    served = load_model(row)
+    user = str(data.interactions["user_id"].iloc[0])
+    assert len(served.recommend(user, 5).item_ids) == 5
