@@ -255,7 +255,13 @@ def _parse_params(params: list[str]) -> dict[str, Any]:
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Option(help="Ranker name, e.g. popularity or als")],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Ranker name: popularity, als, bpr, item_knn, ease, sequential_knn, lightgbm, "
+            "two_stage, or one an installed package registers (an unknown name lists them)"
+        ),
+    ],
     param: Annotated[
         list[str] | None, typer.Option(help="Hyperparameter KEY=VALUE, repeatable")
     ] = None,
@@ -391,7 +397,8 @@ def evaluate(
         raise _fail(str(exc)) from exc
 
     table = Table(
-        title=f"{dataset}, {protocol} protocol{' (validation split)' if validation else ''}: "
+        title=f"{spec.data_source}, {protocol} protocol"
+        f"{' (validation split)' if validation else ''}: "
         f"{report.train_rows} train rows, "
         f"{report.test_rows} test rows, {report.test_users} users, k={k}"
     )

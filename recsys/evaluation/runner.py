@@ -66,6 +66,14 @@ class EvaluationSpec:
     #: Hyperparameters per algorithm name, e.g. {"two_stage": {"n_estimators": 200}}.
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def data_source(self) -> str:
+        """What was evaluated on, for titles and reports: the dataset's name, or under the
+        files protocol the two files (the dataset option plays no part there)."""
+        if self.protocol == "files":
+            return f"{self.train_file} + {self.test_file}"
+        return self.dataset
+
 
 @dataclass
 class AlgorithmResult:
@@ -93,7 +101,7 @@ class EvaluationReport:
     def to_json(self) -> dict[str, object]:
         k = self.spec.k
         return {
-            "dataset": self.spec.dataset,
+            "dataset": self.spec.data_source,
             "protocol": self.spec.protocol,
             "test_ratio": self.spec.test_ratio,
             "seed": self.spec.seed,
@@ -234,6 +242,14 @@ def run_evaluation(
 ) -> EvaluationReport:
     for name in spec.algorithms:
         create_ranker(name, _protocol_params(name, spec))  # bad names/params fail before work
+    # A setting for a ranker that is not in the run is a typo or a forgotten --model; ignoring it
+    # would report figures for settings that were never used.
+    stray = sorted(set(spec.params) - set(spec.algorithms))
+    if stray:
+        raise ValueError(
+            f"--param for {', '.join(stray)}, which this run does not evaluate "
+            f"(models: {', '.join(spec.algorithms)}); add --model {stray[0]} or drop the setting"
+        )
     setup: dict[str, float] = {}
 
     def timed(label: str, work: Callable[[], object]) -> object:

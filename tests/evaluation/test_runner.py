@@ -81,6 +81,7 @@ def test_cli_writes_json_and_recommendations_that_recompute_the_metrics(
     assert result.exit_code == 0, result.output
     results = pd.read_json(out, typ="series")
     assert results["protocol"] == "files" and len(results["results"]) == 2
+    assert results["dataset"] == f"{train} + {test}"  # not the unused --dataset default
     assert set(results["dropped_test_rows"]) == {"unknown_user", "unknown_item", "seen_pair"}
     assert results["environment"]["lightgbm"] == lightgbm.__version__
     assert results["environment"]["python"] == platform.python_version()
@@ -110,3 +111,11 @@ def test_a_validation_seed_draws_another_carve_from_the_same_training_rows(setti
     assert not keys(validation7) & keys(outer_test)
     assert keys(validation7) != keys(validation)
     assert len(keys(fit)) + len(keys(validation)) <= len(keys(outer_train))
+
+
+def test_a_setting_for_a_ranker_not_in_the_run_is_refused_before_any_work(  # type: ignore[no-untyped-def]
+    settings, test_endpoints
+) -> None:
+    spec = EvaluationSpec(algorithms=("popularity",), params={"ease": {"half_life_days": 90}})
+    with pytest.raises(ValueError, match="--param for ease, which this run does not evaluate"):
+        run_evaluation(spec, settings, test_endpoints, progress=pytest.fail)  # no step started
