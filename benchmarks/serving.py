@@ -12,7 +12,9 @@ settings as the CLI) and stops it afterwards. It needs a trained, active model (
    workers: requests/s, p50/p99 and errors (any non-2xx or transport error);
 3. online features for 1,000 candidates, in this process: stock ``get_online_features`` for the
    model's FeatureService against :class:`~recsys.serving.feature_reader.OnlineFeatureReader`
-   for a user seen for the first time (on-demand features computed) and a returning user.
+   for a user seen for the first time (on-demand features computed) and a returning user;
+4. the one Postgres read of a request (the user's items since the model's training data ended,
+   which it must not recommend again): p50/p95/p99 and its share of a request's p50.
 
 The client runs on the same 2 cores as the server: the figures include its cost.
 """
@@ -44,6 +46,7 @@ from recsys.serving.catalogue import Catalogue
 from recsys.serving.feature_reader import OnlineFeatureReader
 from recsys.serving.models import ActiveModelHolder
 from recsys.serving.online_features import fetch_online_features
+from recsys.serving.recent import RecentInteractions, recent_reads_engine
 
 
 def active_model_and_catalogue(settings: Settings) -> tuple:
@@ -179,6 +182,26 @@ def _feature_ratio(settings: Settings, n: int, repeats: int) -> list[tuple[str, 
     ]
 
 
+def _recent_reads(settings: Settings, repeats: int) -> list[float]:
+    """Milliseconds of the one Postgres read a request makes (the user's items since the
+    model's training data ended), as the API makes it, over the model's users."""
+    endpoints = resolve_endpoints(settings)
+    engine = create_db_engine(endpoints)
+    model = ActiveModelHolder(engine).get()
+    assert model is not None
+    engine.dispose()
+    recent = RecentInteractions(recent_reads_engine(endpoints))
+    users = [str(u) for u in model.ranker.user_ids_]
+    recent.items_since(users[0], model.trained_until)  # the pool's first connection
+    samples = []
+    for r in range(repeats):
+        started = time.perf_counter()
+        recent.items_since(users[r % len(users)], model.trained_until)
+        samples.append((time.perf_counter() - started) * 1000)
+    recent.close()
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running API (default: start one with 2 workers)")
@@ -223,9 +246,11 @@ def main() -> None:
         with httpx.Client(base_url=base, timeout=10) as client:
             for _, calls in rows:  # warm every worker and cache once
                 _sequential(client, calls, min(len(calls), 50))
+            request_p50 = {}
             for label, calls in rows:
                 p50, p95, p99 = _percentiles(_sequential(client, calls, args.requests))
                 table.add_row(label, f"{p50:.1f}", f"{p95:.1f}", f"{p99:.1f}")
+                request_p50[label] = p50
         console.print(table)
 
         load = Table(
@@ -260,6 +285,20 @@ def main() -> None:
     for label, ms in measured:
         features.add_row(label, f"{ms:.2f}", f"{stock_ms / ms:.1f}")
     console.print(features)
+
+    recent = Table(
+        title=f"the request's Postgres read (items since training), one process, "
+        f"{args.requests} users in turn"
+    )
+    for column in ("read", "p50 ms", "p95 ms", "p99 ms", "share of GET recommendations p50"):
+        recent.add_column(column, justify="left" if column == "read" else "right")
+    p50, p95, p99 = _percentiles(_recent_reads(settings, args.requests))
+    get_p50 = request_p50[rows[0][0]]
+    recent.add_row(
+        "interactions since the model's data ended", f"{p50:.2f}", f"{p95:.2f}", f"{p99:.2f}",
+        f"{p50 / get_p50:.0%} of {get_p50:.1f} ms",
+    )  # fmt: skip
+    console.print(recent)
 
 
 if __name__ == "__main__":

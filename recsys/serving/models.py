@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,12 @@ class ServedModel:
     algorithm: str
     feature_service: str
     ranker: Ranker
+    #: the latest interaction the model was trained on (None: unknown, for old registry rows)
+    trained_until: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Model, ranker: Ranker) -> ServedModel:
+        return cls(row.version, row.algorithm, row.feature_service, ranker, row.train_end)
 
 
 class UnknownModelError(LookupError):
@@ -84,7 +91,7 @@ class ActiveModelHolder:
             self._failed[version] = (time.monotonic(), error)
             raise error from exc
         self._failed.pop(version, None)
-        served = ServedModel(row.version, row.algorithm, row.feature_service, ranker)
+        served = ServedModel.from_row(row, ranker)
         self._by_version[version] = served
         return served
 
@@ -108,4 +115,4 @@ class ActiveModelHolder:
             self.last_error = str(exc)
             return
         self.last_error = None
-        self._current = ServedModel(row.version, row.algorithm, row.feature_service, ranker)
+        self._current = ServedModel.from_row(row, ranker)

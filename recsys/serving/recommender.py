@@ -4,7 +4,10 @@ top-k, for `recommendations`, `rank` and `similar`; experiments, shadows, degrad
 Cost of a request (1,000 candidates, LightGBM): candidates from the generator (a matrix-vector
 product over the catalogue), features from :class:`~recsys.serving.feature_reader.
 OnlineFeatureReader` (one Redis read for the user, the items from memory), the booster, a sort.
-Nothing on this path waits on Postgres: the serve log is queued (:mod:`recsys.serving.serve_log`).
+Postgres is asked one bounded, indexed question: which items the user interacted with since the
+model's training data ended (:mod:`recsys.serving.recent`), so they are not recommended again;
+it never waits on it beyond that bound, and the serve log is queued
+(:mod:`recsys.serving.serve_log`).
 
 Degraded mode: when the online store does not answer (connection refused, timeout), the service
 stops asking it for ``store_retry_seconds`` and answers without features — the model's own
@@ -37,6 +40,7 @@ from recsys.serving.models import (
     UnknownModelError,
 )
 from recsys.serving.online_features import item_feature_rows, json_value, user_feature_values
+from recsys.serving.recent import RecentInteractions
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +98,7 @@ class RecommendationService:
         candidate_pool: int = 200,
         experiment: ExperimentConfig | None = None,
         store_retry_seconds: float = 1.0,
+        recent: RecentInteractions | None = None,
         log_features_every: int = 1,
     ) -> None:
         self.models = models
@@ -106,6 +111,7 @@ class RecommendationService:
         self._store_retry_seconds = store_retry_seconds
         self._store_down_until = 0.0
         self._log_features_every = max(1, log_features_every)
+        self._recent = recent
         self._served = 0
 
     # -- which model ---------------------------------------------------------------------------
@@ -203,6 +209,9 @@ class RecommendationService:
         ranker = model.ranker
         user_id = request.user_id
         excluded = self._excluded(request)
+        if request.exclude_seen and self._recent is not None:
+            # what the user did since the model's data ended: the model cannot know to skip it
+            excluded += self._recent.items_since(user_id, model.trained_until)
         fallback = not ranker.knows_user(user_id) and request.candidates is None
         if request.candidates is not None:
             candidates = self._filter_given(ranker, request, excluded)
