@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from recsys.data.schema import RATING_RANGE
+
 MAX_CANDIDATES = 1_000
 MAX_EVENTS = 1_000
 MAX_ID = 2**31 - 1  # model versions and report ids are Postgres integers
@@ -113,7 +115,7 @@ class EventIn(BaseModel):
     event_type: str = Field(
         min_length=1, max_length=32, pattern=r"^[a-z_]+$", examples=["view", "click", "rating"]
     )
-    rating: float | None = Field(None, ge=0, le=10)
+    rating: float | None = Field(None, ge=RATING_RANGE[0], le=RATING_RANGE[1])
     occurred_at: datetime | None = Field(None, description="Default: when received (UTC)")
     request_id: UUID | None = Field(None, description="The recommendation this answers")
 

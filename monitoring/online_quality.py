@@ -9,7 +9,7 @@ mean the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -100,12 +100,14 @@ def distribution(
     served: pd.DataFrame,
     item_popularity: Mapping[str, float],
     n_users: int,
-    catalog_size: int,
+    catalogue: Collection[str],
     k: int,
     pairs: int = 2_000,
     seed: int = 0,
 ) -> dict[str, float]:
-    """What was put in front of people, over the top-k slots of every list: catalogue coverage,
+    """What was put in front of people, over the top-k slots of every list: catalogue coverage
+    (the share of ``catalogue``'s items served; items outside it, e.g. new ones a caller passed
+    to `/rank`, do not count, so it stays a share),
     novelty (−log2 of the training popularity share, as :func:`~recsys.evaluation.metrics.
     novelty`), popularity bias (mean training popularity of served items relative to the mean
     item's) and personalisation (1 − mean overlap between two random users' first lists)."""
@@ -133,7 +135,7 @@ def distribution(
         .to_dict()
     )
     return {
-        "coverage": items.nunique() / catalog_size if catalog_size else 0.0,
+        "coverage": items[items.isin(catalogue)].nunique() / len(catalogue) if catalogue else 0.0,
         "novelty": novelty,
         "popularity_bias": float(popularity.mean()) / mean_popularity if mean_popularity else 0.0,
         "personalization": personalization(lists, pairs, seed),

@@ -95,11 +95,11 @@ def _attributed_events(engine: Engine, week: Week) -> pd.DataFrame:
         return pd.read_sql_query(sql, conn, params={"start": week.start, "end": week.end})
 
 
-def _training_popularity(engine: Engine) -> tuple[dict[str, int], int, int]:
+def _training_popularity(engine: Engine) -> tuple[dict[str, int], int, frozenset[str]]:
     with engine.connect() as conn:
         interactions = pd.read_sql_query(text("SELECT user_id, item_id FROM interactions"), conn)
-        catalogue = conn.execute(text("SELECT count(*) FROM items")).scalar_one()
-    return item_user_counts(interactions), interactions["user_id"].nunique(), int(catalogue)
+        catalogue = frozenset(conn.execute(text("SELECT item_id FROM items")).scalars())
+    return item_user_counts(interactions), interactions["user_id"].nunique(), catalogue
 
 
 def _changes(current: dict[str, float], previous: WeeklyReport | None) -> dict[str, float]:

@@ -14,7 +14,7 @@ import pandas as pd
 from recsys.data.parsing import (
     derive_items,
     derive_users,
-    parse_float,
+    parse_rating,
     parse_timestamp,
     read_table,
     require_nonempty,
@@ -52,7 +52,7 @@ def read_interactions_csv(path: Path) -> Dataset:
             "user_id": require_nonempty(frame, user, path),
             "item_id": require_nonempty(frame, item, path),
             "rating": (
-                parse_float(frame, rating, path, optional=True)
+                parse_rating(frame, rating, path, optional=True)
                 if rating
                 else pd.Series(np.nan, index=frame.index)
             ),

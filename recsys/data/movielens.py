@@ -11,6 +11,7 @@ from recsys.data.parsing import (
     check_duplicates,
     check_known,
     parse_float,
+    parse_rating,
     parse_timestamp,
     read_table,
     require_nonempty,
@@ -35,7 +36,7 @@ def _interactions(frame: pd.DataFrame, path: Path, user: str, item: str) -> pd.D
         {
             "user_id": require_nonempty(frame, user, path),
             "item_id": require_nonempty(frame, item, path),
-            "rating": parse_float(frame, "rating", path),
+            "rating": parse_rating(frame, "rating", path),
             "occurred_at": parse_timestamp(frame, "timestamp", path),
         }
     )

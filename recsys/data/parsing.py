@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.data.schema import DataFormatError
+from recsys.data.schema import RATING_RANGE, DataFormatError
 
 
 def read_table(
@@ -45,6 +45,16 @@ def read_table(
         raise DataFormatError(path, f"not {encoding} text: {exc}") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataFormatError(path, "file is empty") from exc
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas reads rows with more fields than the header (or names) by turning the extras
+        # into an index, shifting every value one column over: say so instead of misreading
+        fields = len(frame.columns) + frame.index.nlevels
+        raise DataFormatError(
+            path,
+            f"{fields} fields, but the {'header' if names is None else 'format'} names "
+            f"{len(frame.columns)} ({', '.join(map(str, frame.columns))})",
+            line=1 + header_lines,
+        )
     missing = [col for col in required if col not in frame.columns]
     if missing:
         raise DataFormatError(
@@ -75,6 +85,17 @@ def parse_float(
     bad |= ~np.isfinite(values.fillna(0.0))
     _fail_first(frame, bad, path, f"{column} is not a number: {{{column}!r}}")
     return values.astype(float)
+
+
+def parse_rating(
+    frame: pd.DataFrame, column: str, path: Path, *, optional: bool = False
+) -> pd.Series:
+    """A number within :data:`~recsys.data.schema.RATING_RANGE` (empty when ``optional``)."""
+    values = parse_float(frame, column, path, optional=optional)
+    low, high = RATING_RANGE
+    outside = values.notna() & ((values < low) | (values > high))
+    _fail_first(frame, outside, path, f"{column} {{{column}}} is outside {low:g} to {high:g}")
+    return values
 
 
 def parse_timestamp(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:

@@ -8,6 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 INTERACTION_COLUMNS = ["user_id", "item_id", "rating", "occurred_at"]
+#: Explicit ratings the product accepts, from a data file or `POST /v1/events` alike (MovieLens
+#: 0.5–5, ml-100k 1–5, 0–10 scales fit; a negative or larger value is a mistake upstream).
+RATING_RANGE = (0.0, 10.0)
 
 
 class DataFormatError(ValueError):

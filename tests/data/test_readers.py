@@ -92,6 +92,13 @@ def test_generic_csv_with_iso_timestamps_and_implicit_rows(tmp_path: Path) -> No
         ("user,item,timestamp\nu1,,1700000000\n", "line 2: empty item"),
         ("user,timestamp\nu1,1700000000\n", "line 1: no item column"),
         ("user,item,timestamp\nu1,i1,1700000000\nu1,i2,1,extra\n", "cannot parse"),
+        # every row one field too many: pandas would shift each value one column over
+        ("user,item,rating,timestamp\nu1,i1,4,1700000000,x\n", "line 2: 5 fields, but the header"),
+        (
+            "user,item,rating,timestamp\nu1,i1,4,1700000000\nu1,i2,-3,1700000000\n",
+            "line 3: rating -3 is outside 0 to 10",
+        ),
+        ("user,item,rating\nu1,i1,4\n", "line 1: no timestamp column"),
     ],
 )
 def test_generic_csv_errors(tmp_path: Path, body: str, message: str) -> None:

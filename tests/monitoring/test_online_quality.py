@@ -48,8 +48,12 @@ def test_positive_feedback_keeps_clicks_and_good_ratings() -> None:
 def test_distribution_and_personalization() -> None:
     served = _served({"r1": ["a", "b"], "r2": ["a", "b"], "r3": ["c", "d"]})
     popularity = {"a": 10, "b": 10, "c": 1, "d": 1, "e": 2}
-    got = distribution(served, popularity, n_users=10, catalog_size=5, k=2)
+    got = distribution(served, popularity, n_users=10, catalogue=set("abcde"), k=2)
     assert got["coverage"] == pytest.approx(4 / 5)
+    with_new = _served({"r1": ["a", "b"], "r2": ["c", "d"], "r3": ["new", "newer"]})
+    # items outside the catalogue (passed to /rank) do not count: a share, never 6 / 5
+    coverage = distribution(with_new, popularity, 10, catalogue=set("abcde"), k=2)["coverage"]
+    assert coverage == pytest.approx(4 / 5)
     assert got["popularity_bias"] == pytest.approx(np.mean([10, 10, 10, 10, 1, 1]) / 4.8)
     # pairs: (r1, r2) overlap 1, (r1, r3) 0, (r2, r3) 0
     assert got["personalization"] == pytest.approx(1 - 1 / 3)
@@ -98,7 +102,7 @@ def test_distribution_equals_the_metric_functions() -> None:
     lists = {f"r{r}": list(rng.choice(300, 10, replace=False).astype(str)) for r in range(200)}
     served = _served(lists)
     popularity = {str(i): int(rng.integers(0, 50)) for i in range(250)}  # 250..299 unseen
-    got = distribution(served, popularity, n_users=60, catalog_size=300, k=5)
+    got = distribution(served, popularity, n_users=60, catalogue={str(i) for i in range(300)}, k=5)
     top5 = {r: items[:5] for r, items in lists.items()}
     assert got["coverage"] == pytest.approx(catalog_coverage(top5, 300, 5))
     assert got["novelty"] == pytest.approx(novelty(top5, popularity, 60, 5))
