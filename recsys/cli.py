@@ -145,16 +145,43 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 # -- data -------------------------------------------------------------------------------------
-def _load(ctx: Context, dataset: str, path: Path | None, seed: int) -> dict[str, int]:
+def _load(
+    ctx: Context,
+    dataset: str,
+    path: Path | None,
+    seed: int,
+    hold_out: float | None = None,
+    held_out_csv: Path | None = None,
+) -> dict[str, int]:
+    from dataclasses import replace
+
     from recsys.data import DataFormatError
     from recsys.data.loader import load_dataset
     from recsys.data.readers import read_dataset
+    from recsys.evaluation.splits import temporal_split
 
     try:
         data = read_dataset(dataset, path, seed=seed)
     except (DataFormatError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    return load_dataset(ctx.engine, data)
+    if hold_out is None:
+        return load_dataset(ctx.engine, data)
+    assert held_out_csv is not None
+    # The latest interactions stay out of the database (so out of features and training) and go
+    # to a CSV instead: what `recsys simulate --heldout` replays as users' real next steps. The
+    # file is written beside its final name and renamed only once the load has committed.
+    train, later = temporal_split(data.interactions, test_ratio=hold_out)
+    partial = held_out_csv.with_name(f".{held_out_csv.name}.partial")
+    later.assign(timestamp=later["occurred_at"].astype("int64") // 10**9)[
+        ["user_id", "item_id", "rating", "timestamp"]
+    ].to_csv(partial, index=False)
+    try:
+        counts = load_dataset(ctx.engine, replace(data, interactions=train))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(held_out_csv)
+    return {**counts, "held_out": len(later)}
 
 
 @data_app.command("load")
@@ -166,14 +193,28 @@ def data_load(
         Path | None, typer.Option(help="Directory (movielens, ml-100k) or CSV file")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic generator")] = 42,
+    hold_out: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=0.99,
+            help="Keep the latest share of interactions (by time) out of the database and write "
+            "them to --held-out-csv, for `recsys simulate --heldout`",
+        ),
+    ] = None,
+    held_out_csv: Annotated[
+        Path, typer.Option(help="Where --hold-out writes the held-out interactions")
+    ] = Path("heldout.csv"),
 ) -> None:
     """Validate a whole dataset, then bulk-load it (replacing users, items, interactions)."""
     ctx = Context()
     if dataset == "movielens" and path is None:
         path = ctx.settings.dataset_path
     with _step(f"load {dataset}"):
-        counts = _load(ctx, dataset, path, seed)
+        counts = _load(ctx, dataset, path, seed, hold_out, held_out_csv)
     console.print(counts)
+    if hold_out is not None:
+        console.print(f"held out: {held_out_csv}")
 
 
 # -- features ---------------------------------------------------------------------------------

@@ -36,6 +36,30 @@ def test_malformed_file_stops_with_file_and_line_and_writes_nothing(
     assert _interactions(engine) == before
 
 
+def test_a_hold_out_keeps_the_latest_interactions_for_the_simulator(  # type: ignore[no-untyped-def]
+    cli_env, engine, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from recsys.data.synthetic import generate_synthetic
+
+    everything = generate_synthetic().interactions  # what `data load` reads, seed 42
+    held_out = tmp_path / "heldout.csv"
+    result = CliRunner().invoke(
+        app, ["data", "load", "--hold-out", "0.2", "--held-out-csv", str(held_out)]
+    )
+    assert result.exit_code == 0, result.output
+    later = pd.read_csv(held_out, dtype={"user_id": str, "item_id": str})
+    with engine.connect() as conn:
+        loaded, newest = conn.execute(
+            text("SELECT count(*), extract(epoch FROM max(occurred_at)) FROM interactions")
+        ).one()
+    assert loaded + len(later) == len(everything) and 0.15 < len(later) / len(everything) < 0.25
+    assert later["timestamp"].min() >= int(newest)  # every held-out row is later than training
+    assert list(later.columns) == ["user_id", "item_id", "rating", "timestamp"]
+    assert not list(tmp_path.glob(".*partial"))
+
+
 def test_unknown_ranker_is_a_clear_error(cli_env) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(app, ["train", "--model", "nope"])
     assert result.exit_code == 1 and "unknown ranker 'nope'" in result.output
