@@ -158,7 +158,7 @@ def _load(
     from recsys.data import DataFormatError
     from recsys.data.loader import load_dataset
     from recsys.data.readers import read_dataset
-    from recsys.evaluation.splits import temporal_split
+    from recsys.evaluation.splits import split_at_time
 
     try:
         data = read_dataset(dataset, path, seed=seed)
@@ -170,7 +170,8 @@ def _load(
     # The latest interactions stay out of the database (so out of features and training) and go
     # to a CSV instead: what `recsys simulate --heldout` replays as users' real next steps. The
     # file is written beside its final name and renamed only once the load has committed.
-    train, later = temporal_split(data.interactions, test_ratio=hold_out)
+    # Every later row, new users and items included: the simulator replays them as they came.
+    train, later, _ = split_at_time(data.interactions, test_ratio=hold_out)
     partial = held_out_csv.with_name(f".{held_out_csv.name}.partial")
     later.assign(timestamp=later["occurred_at"].astype("int64") // 10**9)[
         ["user_id", "item_id", "rating", "timestamp"]

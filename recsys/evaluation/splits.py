@@ -52,18 +52,15 @@ def _evaluable(train: pd.DataFrame, test: pd.DataFrame, what: str) -> pd.DataFra
     return test
 
 
-def temporal_split(
+def split_at_time(
     interactions: pd.DataFrame,
     test_ratio: float = 0.2,
     cutoff: pd.Timestamp | datetime | str | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One global time cut-off: train = rows before it, test = rows at or after it.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """(rows before the cut-off, every row at or after it, the cut-off), nothing filtered.
 
-    ``cutoff`` defaults to the ``1 - test_ratio`` quantile of ``occurred_at`` (so about
-    ``test_ratio`` of the rows fall after it, before the test rows are filtered; see the module
-    docstring). A naive ``cutoff`` is taken as UTC. Every train timestamp is strictly earlier
-    than every test timestamp.
-    """
+    ``cutoff`` defaults to the ``1 - test_ratio`` quantile of ``occurred_at``, so about
+    ``test_ratio`` of the rows fall after it. A naive ``cutoff`` is taken as UTC."""
     _check_ratio(test_ratio)
     occurred = interactions["occurred_at"]
     if cutoff is None:
@@ -73,9 +70,23 @@ def temporal_split(
         if when.tzinfo is None:
             when = when.tz_localize("UTC")
     before = (occurred < when).to_numpy()
-    train = interactions[before].reset_index(drop=True)
-    test = _evaluable(train, interactions[~before], f"temporal split at {when.isoformat()}")
-    return train, test
+    return (
+        interactions[before].reset_index(drop=True),
+        interactions[~before].reset_index(drop=True),
+        when,
+    )
+
+
+def temporal_split(
+    interactions: pd.DataFrame,
+    test_ratio: float = 0.2,
+    cutoff: pd.Timestamp | datetime | str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One global time cut-off (:func:`split_at_time`): train = rows before it, test = the
+    evaluable rows at or after it (see the module docstring). Every train timestamp is strictly
+    earlier than every test timestamp."""
+    train, later, when = split_at_time(interactions, test_ratio, cutoff)
+    return train, _evaluable(train, later, f"temporal split at {when.isoformat()}")
 
 
 def random_split(
