@@ -221,7 +221,10 @@ def data_load(
 # -- features ---------------------------------------------------------------------------------
 @features_app.command("build")
 def features_build(
-    as_of: Annotated[datetime | None, typer.Option(help="Snapshot time (default: now)")] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(help="Snapshot time, UTC unless it names a zone (default: now)"),
+    ] = None,
     engine: Annotated[
         str, typer.Option(help="pandas | spark (PySpark on RECSYS_SPARK_MASTER)")
     ] = "pandas",
@@ -353,11 +356,11 @@ def models_list() -> None:
 @models_app.command("activate")
 def models_activate(version: int) -> None:
     """Serve this version (the API switches within seconds, without a restart)."""
-    from recsys.training.registry import ArtifactError, activate
+    from recsys.training.registry import ArtifactError, CatalogueMismatchError, activate
 
     try:
         row = activate(Context().engine, version)
-    except (LookupError, ArtifactError) as exc:
+    except (LookupError, ArtifactError, CatalogueMismatchError) as exc:
         raise _fail(str(exc)) from exc
     console.print(f"model version {row.version} ({row.algorithm}) is active")
 
@@ -365,11 +368,11 @@ def models_activate(version: int) -> None:
 @models_app.command("rollback")
 def models_rollback() -> None:
     """Serve the version that was active before the current one."""
-    from recsys.training.registry import ArtifactError, rollback
+    from recsys.training.registry import ArtifactError, CatalogueMismatchError, rollback
 
     try:
         row = rollback(Context().engine)
-    except (LookupError, ArtifactError) as exc:
+    except (LookupError, ArtifactError, CatalogueMismatchError) as exc:
         raise _fail(str(exc)) from exc
     console.print(f"rolled back: model version {row.version} ({row.algorithm}) is active")
 
@@ -563,7 +566,10 @@ def simulate(
     heldout: Annotated[
         Path, typer.Option(help="CSV of held-out interactions (user_id,item_id or user,item)")
     ],
-    url: Annotated[str, typer.Option(help="The running API")] = "http://127.0.0.1:8000",
+    url: Annotated[
+        str | None,
+        typer.Option(help="The running API (default: RECSYS_API_HOST / RECSYS_API_PORT)"),
+    ] = None,
     requests: Annotated[int, typer.Option(min=1)] = 500,
     k: Annotated[int, typer.Option(min=1, max=100)] = 10,
     drift: Annotated[
@@ -577,10 +583,19 @@ def simulate(
 
     from monitoring.simulate import simulate as run_simulation
 
-    frame = pd.read_csv(heldout, dtype=str).rename(columns={"user": "user_id", "item": "item_id"})
+    if not heldout.is_file():
+        raise _fail(f"{heldout}: file not found (`recsys data load --hold-out 0.2` writes one)")
+    try:
+        frame = pd.read_csv(heldout, dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise _fail(f"{heldout}: not a CSV of interactions ({exc})") from exc
+    frame = frame.rename(columns={"user": "user_id", "item": "item_id"})
     if not {"user_id", "item_id"} <= set(frame.columns):
         raise _fail(f"{heldout}: needs user_id and item_id columns, found {list(frame.columns)}")
     ctx = Context()
+    if url is None:
+        host = "127.0.0.1" if ctx.settings.api_host in ("0.0.0.0", "::") else ctx.settings.api_host
+        url = f"http://{host}:{ctx.settings.api_port}"
     activity = None
     if "users" in drift:
         from recsys.data.queries import read_interactions
@@ -690,8 +705,12 @@ def demo(
     console.print(
         f"\nTry it:\n  curl 'http://{host}:{api_port}/v1/users/{user}/recommendations?k=5'\n"
         f"  curl 'http://{host}:{api_port}/v1/users/somebody-new/recommendations?k=5'  # fallback\n"
-        f"  curl http://{host}:{api_port}/readyz\n"
-        "Stop the servers afterwards with: recsys services stop",
+        f"  curl http://{host}:{api_port}/readyz"
+        + (
+            "\nStop the embedded servers afterwards with: recsys services stop"
+            if ctx.settings.uses_embedded_servers
+            else ""
+        ),
         soft_wrap=True,
     )
     if serve_api:

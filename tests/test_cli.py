@@ -66,6 +66,16 @@ def test_a_hold_out_keeps_the_latest_interactions_for_the_simulator(  # type: ig
     assert not list(tmp_path.glob(".*partial"))
 
 
+def test_operator_mistakes_get_one_line_answers(cli_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    missing = runner.invoke(app, ["simulate", "--heldout", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 1 and "nope.csv: file not found" in " ".join(missing.output.split())
+    assert missing.exception is None or isinstance(missing.exception, SystemExit)
+    assert runner.invoke(app, ["data", "load", "--dataset", "synthetic"]).exit_code == 0
+    naive = runner.invoke(app, ["features", "build", "--as-of", "2030-01-01T00:00"])
+    assert naive.exit_code == 0, naive.output  # a time without a zone is UTC
+
+
 def test_unknown_ranker_is_a_clear_error(cli_env) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(app, ["train", "--model", "nope"])
     assert result.exit_code == 1 and "unknown ranker 'nope'" in result.output

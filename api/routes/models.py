@@ -6,7 +6,12 @@ from fastapi import APIRouter, HTTPException, Path, Request
 
 from api.deps import AdminKey, ReadKey
 from api.schemas import MAX_ID, ModelInfo
-from recsys.training.registry import ArtifactError, activate, list_models
+from recsys.training.registry import (
+    ArtifactError,
+    CatalogueMismatchError,
+    activate,
+    list_models,
+)
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -30,7 +35,7 @@ def activate_model(request: Request, version: Annotated[int, Path(ge=1, le=MAX_I
     corrupt or missing one is refused (409) and the current version keeps serving."""
     try:
         m = activate(request.app.state.engine, version)
-    except ArtifactError as exc:
+    except (ArtifactError, CatalogueMismatchError) as exc:
         raise HTTPException(409, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(404, f"version: {exc}") from exc

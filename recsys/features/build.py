@@ -70,6 +70,8 @@ def build_feature_tables(
 
         require_pyspark()  # before reading anything
     as_of = as_of or datetime.now(UTC)
+    if as_of.tzinfo is None:  # a time without a zone is UTC, as everywhere in the project
+        as_of = as_of.replace(tzinfo=UTC)
     interactions = read_interactions(engine)
     items = read_items(engine)
     with engine.connect() as conn:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from recsys.db.models import Model
 from recsys.ranking import Ranker
-from recsys.training.registry import active_model, load_model
+from recsys.training.registry import active_model, load_model, verify_catalogue
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class ActiveModelHolder:
         if row is None:
             raise UnknownModelError(f"no model version {version}")
         try:
-            ranker = load_model(row)
+            ranker = self._load(row)
         except Exception as exc:
             error = ModelLoadError(f"version {version} cannot be served: {exc}")
             self._failed[version] = (time.monotonic(), error)
@@ -110,9 +110,16 @@ class ActiveModelHolder:
         if row is None or (self._current is not None and self._current.version == row.version):
             return
         try:
-            ranker = load_model(row)
+            ranker = self._load(row)
         except Exception as exc:  # refuse the new version, keep serving the old one
             self.last_error = str(exc)
             return
         self.last_error = None
         self._current = ServedModel.from_row(row, ranker)
+
+    def _load(self, row: Model) -> Ranker:
+        """The version's ranker: its artifact intact and its items those of this catalogue
+        (a version made active by hand, bypassing ``activate``, is checked here too)."""
+        ranker = load_model(row)
+        verify_catalogue(self._engine, row, ranker.item_ids_)
+        return ranker

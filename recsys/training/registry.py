@@ -6,7 +6,8 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
+import numpy as np
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from recsys.db.models import Model
@@ -15,6 +16,17 @@ from recsys.ranking import Ranker, load_ranker
 
 class ArtifactError(RuntimeError):
     """A model artifact is missing or does not match its recorded checksum."""
+
+
+class CatalogueMismatchError(RuntimeError):
+    """A version trained on another catalogue: serving it would recommend items that are not
+    in this one (e.g. after `recsys data load` of another dataset)."""
+
+
+#: Below this share of a version's items still in the catalogue, it is not served. Items come and
+#: go between trainings; a version sharing less than half of its items with the catalogue was
+#: trained on other data.
+MIN_CATALOGUE_SHARE = 0.5
 
 
 ARTIFACT_FILES = ("ranker.json", "ranker.npz")  # always present; rankers may add more files
@@ -58,7 +70,8 @@ def activate(engine: Engine, version: int) -> Model:
         row = session.get(Model, version)
         if row is None:
             raise LookupError(f"no model version {version}")
-        verify_artifact(row)
+        directory = verify_artifact(row)
+        verify_catalogue(engine, row, artifact_item_ids(directory))
         session.execute(update(Model).where(Model.is_active).values(is_active=False))
         session.flush()
         row.is_active = True
@@ -103,6 +116,25 @@ def verify_artifact(row: Model) -> Path:
             f"(expected {row.artifact_sha256[:12]}…, found {actual[:12]}…)"
         )
     return directory
+
+
+def artifact_item_ids(directory: Path) -> np.ndarray:
+    """The item ids a saved ranker scores, read without loading the rest of the artifact."""
+    with np.load(directory / "ranker.npz", allow_pickle=False) as arrays:
+        return arrays["item_ids"]
+
+
+def verify_catalogue(engine: Engine, row: Model, item_ids: np.ndarray) -> None:
+    """Refuse a version most of whose items are not in the app database's catalogue."""
+    with engine.connect() as conn:
+        catalogue = set(conn.execute(text("SELECT item_id FROM items")).scalars())
+    known = sum(1 for item in item_ids if str(item) in catalogue)
+    if len(item_ids) and known < MIN_CATALOGUE_SHARE * len(item_ids):
+        raise CatalogueMismatchError(
+            f"model version {row.version} ({row.algorithm}) was trained on another catalogue: "
+            f"only {known} of its {len(item_ids)} items are among the {len(catalogue)} in this "
+            "one; train a version on the current data (`recsys train --model NAME`)"
+        )
 
 
 def load_model(row: Model) -> Ranker:

@@ -56,7 +56,8 @@ def test_a_corrupt_experiment_arm_serves_the_active_version(served, broken) -> N
 def test_a_fresh_api_whose_active_version_is_corrupt_says_why(served, broken, engine) -> None:  # type: ignore[no-untyped-def]
     data, _, lgbm, app_settings = served
     with engine.begin() as conn:  # what a hand edit of the registry would do; activate() refuses
-        conn.execute(update(Model).values(is_active=Model.version == broken.version))
+        conn.execute(update(Model).values(is_active=False))  # two steps: one active at most
+        conn.execute(update(Model).where(Model.version == broken.version).values(is_active=True))
     try:
         with TestClient(create_app(app_settings)) as c:
             user = data.interactions["user_id"].iloc[0]

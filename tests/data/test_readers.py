@@ -118,3 +118,10 @@ def test_synthetic_is_seeded_and_power_law() -> None:
     assert counts.iloc[: len(counts) // 10].sum() / counts.sum() > 0.18  # uniform: 0.10
     assert a.items["genres"].map(len).between(1, 3).all()
     assert not a.interactions.duplicated(["user_id", "item_id"]).any()
+
+
+def test_an_unknown_dataset_is_named_before_anything_else() -> None:
+    from recsys.data.readers import read_dataset
+
+    with pytest.raises(ValueError, match="unknown dataset 'nosuch'; choose one of synthetic"):
+        read_dataset("nosuch")  # no --path: still the name that is wrong

@@ -3,12 +3,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
+from recsys.data.loader import load_dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 from recsys.db.models import Model
 from recsys.ranking import InteractionData, create_ranker
 from recsys.serving.models import ActiveModelHolder
 from recsys.training.registry import (
     ArtifactError,
+    CatalogueMismatchError,
     activate,
     active_model,
     artifact_checksum,
@@ -19,10 +21,15 @@ from recsys.training.registry import (
 pytestmark = pytest.mark.integration
 
 
-def _register(engine, tmp_path: Path, algorithm: str) -> Model:  # type: ignore[no-untyped-def]
-    data = generate_synthetic(SyntheticConfig(n_users=30, n_items=20))
+CATALOGUE = SyntheticConfig(n_users=30, n_items=20)
+
+
+def _register(engine, tmp_path: Path, algorithm: str, interactions=None) -> Model:  # type: ignore[no-untyped-def]
+    data = generate_synthetic(CATALOGUE)
     ranker = create_ranker(algorithm, {"factors": 4} if algorithm == "als" else {})
-    ranker.fit(InteractionData.from_frame(data.interactions))
+    ranker.fit(
+        InteractionData.from_frame(data.interactions if interactions is None else interactions)
+    )
     directory = tmp_path / f"{algorithm}-{len(list(tmp_path.iterdir()))}"
     ranker.save(directory)
     row = Model(
@@ -35,6 +42,7 @@ def _register(engine, tmp_path: Path, algorithm: str) -> Model:  # type: ignore[
 
 @pytest.fixture
 def registry(engine):  # type: ignore[no-untyped-def]
+    load_dataset(engine, generate_synthetic(CATALOGUE))  # the catalogue the versions are for
     with engine.begin() as conn:
         conn.execute(delete(Model))
     yield engine
@@ -84,3 +92,24 @@ def test_corrupt_artifact_is_refused_and_the_previous_version_keeps_serving(
     (Path(bad.artifact_path) / "ranker.npz").unlink()
     with pytest.raises(ArtifactError, match="missing"):
         activate(registry, bad.version)
+
+
+def test_a_version_trained_on_another_catalogue_is_refused(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = _register(registry, tmp_path, "popularity")
+    elsewhere = generate_synthetic(CATALOGUE).interactions
+    elsewhere = elsewhere.assign(item_id="other-" + elsewhere["item_id"].astype(str))
+    stranger = _register(registry, tmp_path, "popularity", elsewhere)
+    activate(registry, good.version)
+    with pytest.raises(CatalogueMismatchError, match="only 0 of its 20 items"):
+        activate(registry, stranger.version)
+    assert active_model(registry).version == good.version
+
+    holder = ActiveModelHolder(registry, refresh_seconds=0)
+    assert holder.get().version == good.version
+    with registry.begin() as conn:  # switched behind the registry's back: still not served
+        conn.execute(Model.__table__.update().values(is_active=False))
+        conn.execute(
+            Model.__table__.update().where(Model.version == stranger.version).values(is_active=True)
+        )
+    assert holder.get().version == good.version
+    assert "another catalogue" in (holder.last_error or "")
