@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, AliasChoices, BaseModel, Field, StringConstraints
 
 from recsys.data.schema import RATING_RANGE
 
@@ -92,13 +92,17 @@ class RankRequestBody(BaseModel):
     )
     exclude_seen: bool = True
     exclude: list[Identifier] = Field(default_factory=list, max_length=MAX_CANDIDATES)
-    genres: list[Text] = Field(default_factory=list, max_length=50)
+    # "genre" too: the GET option's name, which the README calls the same option
+    genres: list[Text] = Field(
+        default_factory=list, max_length=50, validation_alias=AliasChoices("genres", "genre")
+    )
     explain: bool = False
 
     model_config = {
+        "extra": "forbid",  # a misspelt option would otherwise be ignored without a word
         "json_schema_extra": {
             "examples": [{"user_id": "42", "candidates": ["1", "50", "318"], "k": 2}]
-        }
+        },
     }
 
 
@@ -106,6 +110,23 @@ class SimilarItemsResponse(BaseModel):
     item_id: str
     model_version: int
     items: list[RecommendedItem]
+
+
+#: How far ahead of the server's clock an event may be dated (clients' clocks drift).
+MAX_CLOCK_SKEW = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _plausible_time(value: datetime | None) -> datetime | None:
+    """An event time the feature pipeline can hold: a naive time is UTC; before 1970 or more
+    than a day ahead is refused (year 1 or 2999 once stopped every feature build)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if value < EPOCH or value > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise ValueError("must be between 1970 and a day from now")
+    return value
 
 
 class EventIn(BaseModel):
@@ -116,14 +137,21 @@ class EventIn(BaseModel):
         min_length=1, max_length=32, pattern=r"^[a-z_]+$", examples=["view", "click", "rating"]
     )
     rating: float | None = Field(None, ge=RATING_RANGE[0], le=RATING_RANGE[1])
-    occurred_at: datetime | None = Field(None, description="Default: when received (UTC)")
+    occurred_at: Annotated[datetime | None, AfterValidator(_plausible_time)] = Field(
+        None,
+        description="Default: when received. UTC unless it names a zone; from 1970 to at most "
+        "a day ahead of the server's clock",
+    )
     request_id: UUID | None = Field(None, description="The recommendation this answers")
+
+    model_config = {"extra": "forbid"}  # a misspelt field would otherwise vanish unnoticed
 
 
 class EventsBody(BaseModel):
     events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [
                 {

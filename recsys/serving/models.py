@@ -24,10 +24,14 @@ class ServedModel:
     ranker: Ranker
     #: the latest interaction the model was trained on (None: unknown, for old registry rows)
     trained_until: datetime | None = None
+    #: when it was trained: events received later are news to it, whatever their date
+    trained_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Model, ranker: Ranker) -> ServedModel:
-        return cls(row.version, row.algorithm, row.feature_service, ranker, row.train_end)
+        return cls(
+            row.version, row.algorithm, row.feature_service, ranker, row.train_end, row.created_at
+        )
 
 
 class UnknownModelError(LookupError):

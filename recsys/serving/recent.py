@@ -27,8 +27,11 @@ from recsys.infra.endpoints import Endpoints
 
 logger = logging.getLogger(__name__)
 
+# Interactions dated after the training data, and events *received* after training whatever
+# their date (a client syncing offline clicks sends old times the model has still not seen).
 _SINCE = text(
-    "SELECT DISTINCT item_id FROM interactions WHERE user_id = :user_id AND occurred_at > :since"
+    "SELECT item_id FROM interactions WHERE user_id = :user_id AND occurred_at > :since "
+    "UNION SELECT item_id FROM events WHERE user_id = :user_id AND received_at > :received"
 )
 _ALL = text("SELECT DISTINCT item_id FROM interactions WHERE user_id = :user_id")
 
@@ -68,12 +71,15 @@ class RecentInteractions:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="recent-interactions")
         self._down_until = 0.0
 
-    def items_since(self, user_id: str, since: datetime | None) -> list[str]:
-        """The user's items with an interaction after ``since`` (all of them when None); empty
+    def items_since(
+        self, user_id: str, since: datetime | None, received_since: datetime | None = None
+    ) -> list[str]:
+        """The user's items with an interaction dated after ``since`` or an event received
+        after ``received_since`` (default ``since``); all of them when ``since`` is None. Empty
         while Postgres does not answer in time."""
         if time.monotonic() < self._down_until:
             return []
-        future = self._pool.submit(self._read, user_id, since)
+        future = self._pool.submit(self._read, user_id, since, received_since or since)
         try:
             return future.result(timeout=self._deadline_seconds)
         except Exception as exc:  # TimeoutError, or whatever the read raised
@@ -86,12 +92,13 @@ class RecentInteractions:
             )
             return []
 
-    def _read(self, user_id: str, since: datetime | None) -> list[str]:
+    def _read(self, user_id: str, since: datetime | None, received: datetime | None) -> list[str]:
         with self._engine.connect() as conn:
             if since is None:
                 rows = conn.execute(_ALL, {"user_id": user_id})
             else:
-                rows = conn.execute(_SINCE, {"user_id": user_id, "since": since})
+                params = {"user_id": user_id, "since": since, "received": received}
+                rows = conn.execute(_SINCE, params)
             return [row[0] for row in rows]
 
     def close(self) -> None:

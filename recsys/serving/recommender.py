@@ -211,7 +211,7 @@ class RecommendationService:
         excluded = self._excluded(request)
         if request.exclude_seen and self._recent is not None:
             # what the user did since the model's data ended: the model cannot know to skip it
-            excluded += self._recent.items_since(user_id, model.trained_until)
+            excluded += self._recent.items_since(user_id, model.trained_until, model.trained_at)
         fallback = not ranker.knows_user(user_id) and request.candidates is None
         if request.candidates is not None:
             candidates = self._filter_given(ranker, request, excluded)

@@ -13,9 +13,9 @@ from tests.api.conftest import KEY
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _post(client, user: str, items: list[str], kind: str = "click") -> None:  # type: ignore[no-untyped-def]
+def _post(client, user: str, items: list[str], kind: str = "click", **extra) -> None:  # type: ignore[no-untyped-def]
     events = [
-        {"event_id": f"e-{uuid.uuid4()}", "user_id": user, "item_id": i, "event_type": kind}
+        {"event_id": f"e-{uuid.uuid4()}", "user_id": user, "item_id": i, "event_type": kind} | extra
         for i in items
     ]
     answer = client.post("/v1/events", json={"events": events}, headers={"X-API-Key": KEY})
@@ -56,3 +56,13 @@ def test_what_a_cold_start_user_did_is_not_among_their_popular_items(served, cli
     assert body["fallback"] is True
     got = [i["item_id"] for i in body["items"]]
     assert got[:3] == popular[2:5] and not set(got) & set(popular[:2])
+
+
+def test_a_late_event_dated_before_training_is_still_news_to_the_model(served, client) -> None:  # type: ignore[no-untyped-def]
+    """A client syncing offline clicks sends old times; the model has not seen them either."""
+    data, *_ = served
+    user = str(data.interactions["user_id"].iloc[4])
+    url = f"/v1/users/{user}/recommendations?k=10"
+    top = _items(client, url)[0]
+    _post(client, user, [top], occurred_at="2000-01-01T00:00:00Z")  # before the training data
+    assert top not in _items(client, url)

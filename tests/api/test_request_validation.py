@@ -1,0 +1,58 @@
+"""Request bodies are checked field by field: an impossible event time or a misspelt option is a
+422 naming it, not a stored row or a silently ignored option (real stores)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.api.conftest import KEY
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _event(user: str, item: str, **fields) -> dict:  # type: ignore[no-untyped-def]
+    return {"event_id": f"e-{uuid.uuid4()}", "user_id": user, "item_id": item,
+            "event_type": "click"} | fields  # fmt: skip
+
+
+@pytest.mark.parametrize("when", ["2999-01-01T00:00:00Z", "0001-01-01T00:00:00Z"])
+def test_an_event_time_the_pipeline_cannot_hold_is_refused(served, client, when) -> None:  # type: ignore[no-untyped-def]
+    data, *_ = served
+    user, item = str(data.interactions["user_id"].iloc[0]), str(data.items["item_id"].iloc[0])
+    answer = client.post(
+        "/v1/events",
+        json={"events": [_event(user, item), _event(user, item, occurred_at=when)]},
+        headers={"X-API-Key": KEY},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "events", 1, "occurred_at"]
+
+
+def test_a_misspelt_field_is_named_not_ignored(served, client) -> None:  # type: ignore[no-untyped-def]
+    data, *_ = served
+    user, item = str(data.interactions["user_id"].iloc[0]), str(data.items["item_id"].iloc[0])
+    typo = client.post(
+        "/v1/events",
+        json={"events": [_event(user, item, timestamp="2024-01-01T00:00:00Z")]},
+        headers={"X-API-Key": KEY},
+    )
+    assert typo.status_code == 422
+    assert typo.json()["detail"][0]["loc"] == ["body", "events", 0, "timestamp"]
+    ranked = client.post("/v1/rank", json={"user_id": user, "candidates": [item], "genrez": ["x"]})
+    assert ranked.status_code == 422 and ranked.json()["detail"][0]["loc"] == ["body", "genrez"]
+
+
+def test_rank_takes_the_get_options_name_for_genres(served, client) -> None:  # type: ignore[no-untyped-def]
+    data, *_ = served
+    user = str(data.interactions["user_id"].iloc[0])
+    candidates = data.items["item_id"].astype(str).tolist()[:200]
+    genre = data.items["genres"].iloc[0][0]
+    genres = dict(zip(data.items["item_id"].astype(str), data.items["genres"], strict=True))
+    kept = {item for item, its in genres.items() if genre in its}
+    for key in ("genre", "genres"):
+        body = client.post(
+            "/v1/rank", json={"user_id": user, "candidates": candidates, key: [genre], "k": 20}
+        ).json()
+        assert body["items"] and {i["item_id"] for i in body["items"]} <= kept, key
