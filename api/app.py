@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recent = RecentInteractions(
             recent_reads_engine(endpoints), retry_seconds=cfg.store_retry_seconds
         )
+        recent.warm_up()
         state.service = RecommendationService(
             holder,
             Catalogue.load(engine),

@@ -192,7 +192,7 @@ def _recent_reads(settings: Settings, repeats: int) -> list[float]:
     engine.dispose()
     recent = RecentInteractions(recent_reads_engine(endpoints))
     users = [str(u) for u in model.ranker.user_ids_]
-    recent.items_since(users[0], model.trained_until)  # the pool's first connection
+    recent.warm_up()  # the pool's first connection, as the API opens it at start
     samples = []
     for r in range(repeats):
         started = time.perf_counter()

@@ -171,18 +171,27 @@ def _load(
     # to a CSV instead: what `recsys simulate --heldout` replays as users' real next steps. The
     # file is written beside its final name and renamed only once the load has committed.
     # Every later row, new users and items included: the simulator replays them as they came.
-    train, later, _ = split_at_time(data.interactions, test_ratio=hold_out)
+    train, later, when = split_at_time(data.interactions, test_ratio=hold_out)
+    if train.empty:  # every interaction at one time: nothing would be left to train on
+        raise _fail(f"--hold-out {hold_out}: every interaction is at or after {when}")
     partial = held_out_csv.with_name(f".{held_out_csv.name}.partial")
-    later.assign(timestamp=later["occurred_at"].astype("int64") // 10**9)[
-        ["user_id", "item_id", "rating", "timestamp"]
-    ].to_csv(partial, index=False)
+    try:
+        later.assign(timestamp=later["occurred_at"].astype("int64") // 10**9)[
+            ["user_id", "item_id", "rating", "timestamp"]
+        ].to_csv(partial, index=False)
+    except OSError as exc:
+        raise _fail(f"--held-out-csv {held_out_csv}: {exc.strerror or exc}") from exc
     try:
         counts = load_dataset(ctx.engine, replace(data, interactions=train))
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     partial.replace(held_out_csv)
-    return {**counts, "held_out": len(later)}
+    return {
+        **counts,
+        "held_out": len(later),
+        "held_out_share": round(len(later) / len(data.interactions), 3),
+    }
 
 
 @data_app.command("load")

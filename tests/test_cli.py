@@ -64,6 +64,11 @@ def test_a_hold_out_keeps_the_latest_interactions_for_the_simulator(  # type: ig
     assert not set(later["user_id"]) <= known  # newcomers are held out, not lost
     assert list(later.columns) == ["user_id", "item_id", "rating", "timestamp"]
     assert not list(tmp_path.glob(".*partial"))
+    nowhere = CliRunner().invoke(
+        app, ["data", "load", "--hold-out", "0.2", "--held-out-csv", str(tmp_path / "no/dir.csv")]
+    )
+    assert nowhere.exit_code == 1 and "--held-out-csv" in nowhere.output
+    assert _interactions(engine) == loaded  # refused before the load: the database is as it was
 
 
 def test_operator_mistakes_get_one_line_answers(cli_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

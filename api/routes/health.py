@@ -42,6 +42,8 @@ def readyz(request: Request) -> JSONResponse:
     checks["model"] = f"version {model.version} ({model.algorithm})" if model else "none active"
     if state.service.models.last_error:
         checks["model_load_error"] = state.service.models.last_error
+    for version, error in sorted(state.service.models.version_errors().items()):
+        checks[f"model_version_{version}"] = error  # asked for by number or by an experiment arm
     draining = state.draining.is_set()
     if draining:
         checks["shutdown"] = "draining"

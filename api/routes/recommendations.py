@@ -16,7 +16,11 @@ from api.schemas import (
     SimilarItemsResponse,
     Text,
 )
-from recsys.serving.models import ModelLoadError, UnknownModelError
+from recsys.serving.models import (
+    ModelLoadError,
+    RegistryUnavailableError,
+    UnknownModelError,
+)
 from recsys.serving.recommender import (
     NoModelError,
     RankRequest,
@@ -41,6 +45,8 @@ def _answer(
         raise HTTPException(404, f"model: {exc}") from exc
     except ModelLoadError as exc:  # the version asked for exists but is not servable
         raise HTTPException(409, f"model: {exc}") from exc
+    except RegistryUnavailableError as exc:
+        raise HTTPException(503, f"model: {exc}") from exc
     request.state.model = str(result.model_version)
     log = request.app.state.serve_log
     log.submit(serve_log_row(result, rank_request.endpoint))

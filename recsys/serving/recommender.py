@@ -36,6 +36,7 @@ from recsys.serving.feature_reader import OnlineFeatureReader
 from recsys.serving.models import (
     ActiveModelHolder,
     ModelLoadError,
+    RegistryUnavailableError,
     ServedModel,
     UnknownModelError,
 )
@@ -127,12 +128,10 @@ class RecommendationService:
         if assigned is not None:
             try:
                 return self.models.version(assigned), f"v{assigned}"
-            except (UnknownModelError, ModelLoadError) as exc:
-                # The user did not ask for this arm: serve the active version rather than fail,
-                # and say why on /readyz and in the log.
-                self.models.last_error = f"experiment arm: {exc}"
-                logger.error("experiment arm v%s unavailable, serving the active version: %s",
-                             assigned, exc)  # fmt: skip
+            except (UnknownModelError, ModelLoadError, RegistryUnavailableError):
+                # The user did not ask for this arm: serve the active version rather than fail
+                # (the holder logs why once and /readyz lists it under the version).
+                pass
         return self._active(), "active"
 
     def _active(self) -> ServedModel:

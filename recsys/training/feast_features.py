@@ -27,8 +27,9 @@ class FeatureServiceMissingError(ValueError):
 
 def resolve_feature_service(store, ranker: Ranker) -> str:  # type: ignore[no-untyped-def]
     """The FeatureService a trained version records (and the API reads and logs): the ranker's
-    own when the Feast project defines it, else, for a ranker that reads no store features,
-    :data:`DEFAULT_FEATURE_SERVICE`. A ranker that learns from store features needs its own."""
+    own when the Feast project defines it, else, for another package's ranker that reads no
+    store features, :data:`DEFAULT_FEATURE_SERVICE`. A ranker that learns from store features
+    needs its own, and so does every ranker of this package (missing means not applied)."""
     from feast.errors import FeatureServiceNotFoundException
 
     wanted = ranker.feature_service
@@ -36,11 +37,17 @@ def resolve_feature_service(store, ranker: Ranker) -> str:  # type: ignore[no-un
         store.get_feature_service(wanted)
         return wanted
     except FeatureServiceNotFoundException:
-        if ranker.uses_store_features:
+        # This package's rankers all have one in feature_repo/: missing means not applied.
+        built_in = type(ranker).__module__.startswith("recsys.")
+        if ranker.uses_store_features or built_in:
+            where = (
+                "run `recsys features apply`"
+                if built_in
+                else "add it to feature_repo/services.py and run `recsys features apply`"
+            )
             raise FeatureServiceMissingError(
-                f"ranker {ranker.name!r} reads store features through the FeatureService "
-                f"{wanted!r}, which Feast project {store.project!r} does not define: add it to "
-                "feature_repo/services.py and run `recsys features apply`"
+                f"ranker {ranker.name!r} reads its features through the FeatureService "
+                f"{wanted!r}, which Feast project {store.project!r} does not define: {where}"
             ) from None
     store.get_feature_service(DEFAULT_FEATURE_SERVICE)  # a clear Feast error if not applied
     return DEFAULT_FEATURE_SERVICE

@@ -3,6 +3,7 @@ what it returns, and that a stalled database costs a request at most the deadlin
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -25,9 +26,10 @@ def interactions(engine):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def recent(test_endpoints):  # type: ignore[no-untyped-def]
-    # a statement timeout far above the deadline: only the deadline can end a blocked read
-    engine = recent_reads_engine(test_endpoints, statement_timeout_ms=10_000)
-    reads = RecentInteractions(engine, retry_seconds=30, deadline_seconds=0.05)
+    reads = RecentInteractions(
+        recent_reads_engine(test_endpoints, deadline_ms=50), retry_seconds=30
+    )
+    assert reads.warm_up()
     yield reads
     reads.close()
 
@@ -51,12 +53,19 @@ def test_a_stalled_database_costs_a_request_the_deadline_then_nothing(  # type: 
     assert recent.items_since(user, None)  # connected and answering
     with engine.connect() as blocker:
         blocker.execute(text("LOCK TABLE interactions IN ACCESS EXCLUSIVE MODE"))  # held
-        started = time.perf_counter()
-        assert recent.items_since(user, None) == []
-        waited = time.perf_counter() - started
-        started = time.perf_counter()
-        assert recent.items_since(user, None) == []  # not asked again within retry_seconds
-        skipped = time.perf_counter() - started
-        blocker.rollback()
-    # blocked reads would take the statement timeout, 10 s: these bounds only tell it from that
+        # Without the deadline the read would wait for the lock: release it after 10 s so a
+        # regression fails on the timing below instead of hanging the suite.
+        release = threading.Timer(10, blocker.connection.driver_connection.rollback)
+        release.start()
+        try:
+            started = time.perf_counter()
+            assert recent.items_since(user, None) == []
+            waited = time.perf_counter() - started
+            started = time.perf_counter()
+            assert recent.items_since(user, None) == []  # not asked again within retry_seconds
+            skipped = time.perf_counter() - started
+        finally:
+            release.cancel()
+            blocker.rollback()
+    # a 50 ms statement timeout: these bounds only tell it from waiting for the lock (10 s)
     assert waited < 2 and skipped < 0.5, (waited, skipped)

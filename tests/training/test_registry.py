@@ -113,3 +113,27 @@ def test_a_version_trained_on_another_catalogue_is_refused(registry, tmp_path: P
         )
     assert holder.get().version == good.version
     assert "another catalogue" in (holder.last_error or "")
+
+
+def test_a_version_that_failed_to_load_is_not_retried_until_the_retry_period_ends(  # type: ignore[no-untyped-def]
+    registry, tmp_path: Path
+) -> None:
+    import time
+
+    from recsys.serving.models import ModelLoadError
+
+    version = _register(registry, tmp_path, "popularity")
+    _register(registry, tmp_path, "popularity")  # the active one
+    artifact = Path(version.artifact_path) / "ranker.json"
+    intact = artifact.read_bytes()
+    artifact.write_bytes(intact + b" ")
+    holder = ActiveModelHolder(registry, refresh_seconds=2)
+    with pytest.raises(ModelLoadError, match="checksum"):
+        holder.version(version.version)
+    artifact.write_bytes(intact)  # repaired, but within the retry period: the same answer
+    with pytest.raises(ModelLoadError, match="checksum"):
+        holder.version(version.version)
+    assert "checksum" in holder.version_errors()[version.version]
+    time.sleep(2.2)
+    assert holder.version(version.version).version == version.version
+    assert version.version not in holder.version_errors()
