@@ -29,7 +29,7 @@ from recsys.serving.catalogue import Catalogue
 from recsys.serving.feature_reader import OnlineFeatureReader
 from recsys.serving.metrics import ServingMetrics
 from recsys.serving.models import ActiveModelHolder
-from recsys.serving.recent import RecentInteractions, recent_reads_engine
+from recsys.serving.recent import DAY_SECONDS, RecentItems
 from recsys.serving.recommender import RecommendationService
 from recsys.serving.serve_log import ServeLogWriter
 
@@ -68,10 +68,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine, max_queue=cfg.serve_log_queue, on_drop=state.metrics.serve_log_dropped.inc
         )
         holder = ActiveModelHolder(engine, cfg.model_refresh_seconds)
-        recent = RecentInteractions(
-            recent_reads_engine(endpoints), retry_seconds=cfg.store_retry_seconds
+        state.recent = RecentItems(
+            state.redis,  # the online store's server, every call bounded by the store timeout
+            cfg.feast_project,
+            ttl_seconds=int(cfg.recent_items_days * DAY_SECONDS),
+            retry_seconds=cfg.store_retry_seconds,
         )
-        recent.warm_up()
         state.service = RecommendationService(
             holder,
             Catalogue.load(engine),
@@ -85,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             candidate_pool=cfg.candidate_pool,
             experiment=cfg.experiment,
             store_retry_seconds=cfg.store_retry_seconds,
-            recent=recent,
+            recent=state.recent,
             log_features_every=cfg.log_features_every,
         )
         model = holder.get()  # load the active model and its features before the first request
@@ -113,7 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             state.serve_log.close()  # everything queued reaches Postgres
             state.redis.close()
-            recent.close()
             engine.dispose()
 
     app = FastAPI(

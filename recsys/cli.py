@@ -171,6 +171,8 @@ def _load(
     # to a CSV instead: what `recsys simulate --heldout` replays as users' real next steps. The
     # file is written beside its final name and renamed only once the load has committed.
     # Every later row, new users and items included: the simulator replays them as they came.
+    if held_out_csv.is_dir() or not held_out_csv.parent.is_dir():
+        raise _fail(f"--held-out-csv {held_out_csv}: not a file in an existing directory")
     train, later, when = split_at_time(data.interactions, test_ratio=hold_out)
     if train.empty:  # every interaction at one time: nothing would be left to train on
         raise _fail(f"--hold-out {hold_out}: every interaction is at or after {when}")

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     store_retry_seconds: float = Field(
         default=1.0, ge=0, description="After a store failure, answer degraded this long"
     )
+    recent_items_days: float = Field(
+        default=30.0, gt=0, description="How long the items of a user's events stay excluded "
+        "from their recommendations (longer than the retraining cycle)",
+    )  # fmt: skip
     feature_refresh_seconds: float = Field(
         default=10.0, ge=0, description="How often the API looks for newly materialised features"
     )

@@ -54,6 +54,8 @@ def post_events(request: Request, body: EventsBody) -> EventsResponse:
     state.metrics.events.labels("duplicate").inc(result.duplicates)
     pushed = queued = False
     if result.stored:
+        # before anything slower: the user's next request must already leave these items out
+        state.recent.record((e.user_id, e.item_id) for e in result.stored)
         users = {e.user_id for e in result.stored}
         try:  # stored already: if this fails, the next feature build catches up
             if state.event_stream is not None:

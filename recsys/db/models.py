@@ -114,8 +114,6 @@ class Model(Base):
     feature_service: Mapped[str] = mapped_column(String(128))
     train_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     train_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    #: when training read its interactions: an event received after it is news to the version
-    data_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     n_interactions: Mapped[int] = mapped_column(BigInteger)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     artifact_path: Mapped[str] = mapped_column(Text)

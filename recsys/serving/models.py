@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -15,6 +14,8 @@ from sqlalchemy.orm import Session
 from recsys.db.models import Model
 from recsys.ranking import Ranker, load_ranker
 from recsys.training.registry import (
+    ArtifactError,
+    CatalogueMismatchError,
     active_model,
     artifact_item_ids,
     verify_artifact,
@@ -23,6 +24,9 @@ from recsys.training.registry import (
 
 logger = logging.getLogger(__name__)
 
+#: Failed versions remembered at once (the oldest are forgotten first).
+MAX_REMEMBERED = 64
+
 
 @dataclass(frozen=True)
 class ServedModel:
@@ -30,16 +34,10 @@ class ServedModel:
     algorithm: str
     feature_service: str
     ranker: Ranker
-    #: the latest interaction the model was trained on (None: unknown, for old registry rows)
-    trained_until: datetime | None = None
-    #: when training read its data: events received later are news to it, whatever their date
-    trained_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Model, ranker: Ranker) -> ServedModel:
-        # rows registered before data_read_at was recorded: their registration time
-        read_at = row.data_read_at or row.created_at
-        return cls(row.version, row.algorithm, row.feature_service, ranker, row.train_end, read_at)
+        return cls(row.version, row.algorithm, row.feature_service, ranker)
 
 
 class UnknownModelError(LookupError):
@@ -72,11 +70,14 @@ class ActiveModelHolder:
         self._by_version: dict[int, ServedModel] = {}
         # version → (when, why) it could not be served: asked again within the retry period,
         # the same answer, without re-reading the registry or re-hashing the artifact each time
+        # (at most MAX_REMEMBERED: a client can ask for any number)
         self._failed: dict[int, tuple[float, UnknownModelError | ModelLoadError]] = {}
         self._retry_seconds = max(refresh_seconds, 1.0)
-        # (version, artifact checksum) of an active row that was refused: not reloaded until
-        # the row changes (a bad artifact or another catalogue stays bad)
-        self._refused: tuple[int, str] | None = None
+        self._registry_down_until = 0.0
+        # (version, checksum, activated_at) of an active row refused for good (a bad artifact,
+        # another catalogue): not reloaded until the row changes or is activated again
+        self._refused: tuple[int, str, object] | None = None
+        self._refused_reason: str | None = None
         self.last_error: str | None = None
 
     def get(self) -> ServedModel | None:
@@ -92,32 +93,38 @@ class ActiveModelHolder:
     def version(self, version: int) -> ServedModel:
         """A specific registered version (loaded once, then kept). Raises
         :class:`UnknownModelError`, :class:`ModelLoadError` (both remembered for a while) or
-        :class:`RegistryUnavailableError`."""
+        :class:`RegistryUnavailableError` (the registry is not asked again for a while)."""
         current = self._current
         if current is not None and current.version == version:
             return current
-        if version in self._by_version:
-            return self._by_version[version]
+        served = self._by_version.get(version)
+        if served is not None:
+            return served
+        now = time.monotonic()
         failed = self._failed.get(version)
-        if failed is not None and time.monotonic() - failed[0] < self._retry_seconds:
-            raise failed[1]
+        if failed is not None and now - failed[0] < self._retry_seconds:
+            raise type(failed[1])(str(failed[1]))  # a fresh one: no traceback piles up
+        if now < self._registry_down_until:
+            raise RegistryUnavailableError("the model registry is unavailable")
         try:
             with Session(self._engine) as session:
                 row = session.scalar(select(Model).where(Model.version == version))
         except Exception as exc:
+            self._registry_down_until = now + self._retry_seconds
             raise RegistryUnavailableError(
                 f"the model registry is unavailable ({type(exc).__name__})"
             ) from exc
-        error: UnknownModelError | ModelLoadError
         if row is None:
-            error = UnknownModelError(f"no model version {version}")
-            self._failed[version] = (time.monotonic(), error)
+            error: UnknownModelError | ModelLoadError = UnknownModelError(
+                f"no model version {version}"
+            )
+            self._remember(version, error)
             raise error
         try:
             ranker = self._load(row)
         except Exception as exc:
             error = ModelLoadError(f"version {version} cannot be served: {exc}")
-            self._failed[version] = (time.monotonic(), error)
+            self._remember(version, error)
             logger.warning("%s", error)
             raise error from exc
         self._failed.pop(version, None)
@@ -125,13 +132,27 @@ class ActiveModelHolder:
         self._by_version[version] = served
         return served
 
+    def _remember(self, version: int, error: UnknownModelError | ModelLoadError) -> None:
+        now = time.monotonic()
+        if len(self._failed) >= MAX_REMEMBERED:  # drop what has expired, then the oldest
+            for old, (when, _) in list(self._failed.items()):
+                if now - when >= self._retry_seconds:
+                    self._failed.pop(old, None)
+            while len(self._failed) >= MAX_REMEMBERED:
+                self._failed.pop(next(iter(self._failed)), None)
+        self._failed[version] = (now, error)
+
     def version_errors(self) -> dict[int, str]:
-        """Why each version asked for by number or by an experiment arm last failed to load (a
-        version drops out once it loads)."""
-        return {version: str(error) for version, (_, error) in self._failed.items()}
+        """Why each registered version asked for (by number or by an experiment arm) last
+        failed to load; a version drops out once it loads."""
+        return {
+            version: str(error)
+            for version, (_, error) in list(self._failed.items())
+            if isinstance(error, ModelLoadError)
+        }
 
     def loaded(self) -> list[ServedModel]:
-        models = {m.version: m for m in self._by_version.values()}
+        models = {m.version: m for m in list(self._by_version.values())}
         if self._current is not None:
             models[self._current.version] = self._current
         return list(models.values())
@@ -142,19 +163,24 @@ class ActiveModelHolder:
         except Exception as exc:  # Postgres away: keep serving what is loaded
             self.last_error = f"model registry unavailable: {type(exc).__name__}"
             return
+        if self.last_error and self.last_error.startswith("model registry unavailable"):
+            self.last_error = self._refused_reason  # back: the real reason, if there is one
         if row is None or (self._current is not None and self._current.version == row.version):
             return
-        if self._refused == (row.version, row.artifact_sha256):
-            return  # refused already; last_error says why
+        key = (row.version, row.artifact_sha256, row.activated_at)
+        if self._refused == key:
+            return  # refused for good already; last_error says why
         try:
             ranker = self._load(row)
         except Exception as exc:  # refuse the new version, keep serving the old one
             self.last_error = str(exc)
-            self._refused = (row.version, row.artifact_sha256)
+            if isinstance(exc, ArtifactError | CatalogueMismatchError):
+                self._refused, self._refused_reason = key, str(exc)  # retried if re-activated
             logger.warning("active model version %s refused: %s", row.version, exc)
-            return
-        self.last_error = None
+            return  # anything else (a database or disk hiccup) is tried again next refresh
+        self.last_error = self._refused_reason = None
         self._refused = None
+        self._failed.pop(row.version, None)
         self._current = ServedModel.from_row(row, ranker)
 
     def _load(self, row: Model) -> Ranker:

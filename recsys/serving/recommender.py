@@ -4,10 +4,9 @@ top-k, for `recommendations`, `rank` and `similar`; experiments, shadows, degrad
 Cost of a request (1,000 candidates, LightGBM): candidates from the generator (a matrix-vector
 product over the catalogue), features from :class:`~recsys.serving.feature_reader.
 OnlineFeatureReader` (one Redis read for the user, the items from memory), the booster, a sort.
-Postgres is asked one bounded, indexed question: which items the user interacted with since the
-model's training data ended (:mod:`recsys.serving.recent`), so they are not recommended again;
-it never waits on it beyond that bound, and the serve log is queued
-(:mod:`recsys.serving.serve_log`).
+Nothing on this path waits on Postgres: the items a user just interacted with, which the model
+cannot know, come from one bounded Redis read (:mod:`recsys.serving.recent`), and the serve log
+is queued (:mod:`recsys.serving.serve_log`).
 
 Degraded mode: when the online store does not answer (connection refused, timeout), the service
 stops asking it for ``store_retry_seconds`` and answers without features — the model's own
@@ -41,7 +40,7 @@ from recsys.serving.models import (
     UnknownModelError,
 )
 from recsys.serving.online_features import item_feature_rows, json_value, user_feature_values
-from recsys.serving.recent import RecentInteractions
+from recsys.serving.recent import RecentItems
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ class RecommendationService:
         candidate_pool: int = 200,
         experiment: ExperimentConfig | None = None,
         store_retry_seconds: float = 1.0,
-        recent: RecentInteractions | None = None,
+        recent: RecentItems | None = None,
         log_features_every: int = 1,
     ) -> None:
         self.models = models
@@ -209,8 +208,8 @@ class RecommendationService:
         user_id = request.user_id
         excluded = self._excluded(request)
         if request.exclude_seen and self._recent is not None:
-            # what the user did since the model's data ended: the model cannot know to skip it
-            excluded += self._recent.items_since(user_id, model.trained_until, model.trained_at)
+            # what the user just did: the model cannot know to skip it before it is retrained
+            excluded += self._recent.items(user_id)
         fallback = not ranker.knows_user(user_id) and request.candidates is None
         if request.candidates is not None:
             candidates = self._filter_given(ranker, request, excluded)

@@ -30,7 +30,6 @@ def train_model(
 ) -> Model:
     ranker = create_ranker(algorithm, params)  # validates the name and params before any work
     feature_service = resolve_feature_service(store, ranker)
-    data_read_at = datetime.now(UTC)  # before the read: what arrives during it may be missed
     interactions = read_interactions(engine)
     if interactions.empty:
         raise RuntimeError("no interactions in the database: run `recsys data load` first")
@@ -69,7 +68,6 @@ def train_model(
             feature_service=feature_service,
             train_start=interactions["occurred_at"].min().to_pydatetime(),
             train_end=interactions["occurred_at"].max().to_pydatetime(),
-            data_read_at=data_read_at,
             n_interactions=len(interactions),
             metrics={
                 "fit_seconds": round(fit_seconds, 3),
