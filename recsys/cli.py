@@ -168,14 +168,14 @@ def _load(
         return load_dataset(ctx.engine, data)
     assert held_out_csv is not None
     # The latest interactions stay out of the database (so out of features and training) and go
-    # to a CSV instead: what `recsys simulate --heldout` replays as users' real next steps. The
-    # file is written beside its final name and renamed only once the load has committed.
-    # Every later row, new users and items included: the simulator replays them as they came.
+    # to a CSV instead: what `recsys simulate --heldout` replays as users' real next steps.
     if held_out_csv.is_dir() or not held_out_csv.parent.is_dir():
         raise _fail(f"--held-out-csv {held_out_csv}: not a file in an existing directory")
+    # Every later row, new users and items included: the simulator replays them as they came.
     train, later, when = split_at_time(data.interactions, test_ratio=hold_out)
     if train.empty:  # every interaction at one time: nothing would be left to train on
         raise _fail(f"--hold-out {hold_out}: every interaction is at or after {when}")
+    # written beside its final name, renamed only once the load has committed
     partial = held_out_csv.with_name(f".{held_out_csv.name}.partial")
     try:
         later.assign(timestamp=later["occurred_at"].astype("int64") // 10**9)[

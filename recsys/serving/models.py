@@ -77,8 +77,13 @@ class ActiveModelHolder:
         # (version, checksum, activated_at) of an active row refused for good (a bad artifact,
         # another catalogue): not reloaded until the row changes or is activated again
         self._refused: tuple[int, str, object] | None = None
-        self._refused_reason: str | None = None
-        self.last_error: str | None = None
+        self._load_error: str | None = None  # why the active row is not the one served
+        self._registry_error: str | None = None  # while the registry does not answer
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the registry's active version is not (or may not be) what is served."""
+        return self._registry_error or self._load_error
 
     def get(self) -> ServedModel | None:
         now = time.monotonic()
@@ -161,11 +166,13 @@ class ActiveModelHolder:
         try:
             row = active_model(self._engine)
         except Exception as exc:  # Postgres away: keep serving what is loaded
-            self.last_error = f"model registry unavailable: {type(exc).__name__}"
+            self._registry_error = f"model registry unavailable: {type(exc).__name__}"
             return
-        if self.last_error and self.last_error.startswith("model registry unavailable"):
-            self.last_error = self._refused_reason  # back: the real reason, if there is one
-        if row is None or (self._current is not None and self._current.version == row.version):
+        self._registry_error = None
+        if row is None:
+            return
+        if self._current is not None and self._current.version == row.version:
+            self._load_error = self._refused = None  # e.g. rolled back from a refused version
             return
         key = (row.version, row.artifact_sha256, row.activated_at)
         if self._refused == key:
@@ -173,12 +180,12 @@ class ActiveModelHolder:
         try:
             ranker = self._load(row)
         except Exception as exc:  # refuse the new version, keep serving the old one
-            self.last_error = str(exc)
+            self._load_error = str(exc)
             if isinstance(exc, ArtifactError | CatalogueMismatchError):
-                self._refused, self._refused_reason = key, str(exc)  # retried if re-activated
+                self._refused = key  # retried if re-activated
             logger.warning("active model version %s refused: %s", row.version, exc)
             return  # anything else (a database or disk hiccup) is tried again next refresh
-        self.last_error = self._refused_reason = None
+        self._load_error = None
         self._refused = None
         self._failed.pop(row.version, None)
         self._current = ServedModel.from_row(row, ranker)
