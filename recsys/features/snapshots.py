@@ -79,20 +79,24 @@ def user_snapshots(
     interactions = interactions[interactions["occurred_at"] < as_of_ts]
     out = _with_as_of(_cumulative(interactions, "user_id"), "user_id", user_ids, as_of_ts)
     if items is not None:
-        out["genre_counts"] = _genre_counts(interactions, items, out)
+        out["genre_counts"] = _genre_counts(interactions, items, out, as_of_ts)
     return out
 
 
-def _genre_counts(interactions: pd.DataFrame, items: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
+def _genre_counts(
+    interactions: pd.DataFrame, items: pd.DataFrame, rows: pd.DataFrame, as_of: pd.Timestamp
+) -> list[str]:
     """For each (user_id, event_timestamp) row: genre counts of the user's interactions on days
-    that ended by that time (the same point-in-time rule as the other columns)."""
+    that ended by that time, and for the ``as_of`` row every interaction before ``as_of`` (the
+    same point-in-time rule as the other columns)."""
     genres = items.set_index("item_id")["genres"]
     tagged = interactions[["user_id", "item_id", "occurred_at"]].assign(
         genre=interactions["item_id"].map(genres)
     )
     tagged = tagged.explode("genre").dropna(subset=["genre"])
     tagged = tagged[tagged["genre"] != ""]
-    tagged["day_end"] = tagged["occurred_at"].dt.floor("D") + DAY
+    # The day still open at as_of counts in the as_of row, as in its interaction_count.
+    tagged["day_end"] = (tagged["occurred_at"].dt.floor("D") + DAY).clip(upper=as_of)
     if tagged.empty:
         return [""] * len(rows)
     daily = tagged.groupby(["user_id", "day_end", "genre"]).size().unstack("genre", fill_value=0)

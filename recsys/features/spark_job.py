@@ -123,22 +123,11 @@ def feature_frames(
     slots = {f"g{i}": _occurrences(name) for i, name in enumerate(names)}
     user_daily = _cumulative(tagged, "user_id", slots)
     text = _genre_text(names, list(slots))
-    user_daily = user_daily.select(
-        "*",
-        text.alias("genre_counts"),
-        # The as_of row takes the counts of the last day ended by as_of, as the pandas path's
-        # merge_asof does, so a day still open at as_of is left out of them.
-        F.last(F.when(F.col("event_timestamp") <= as_of_lit, text), ignorenulls=True)
-        .over(_so_far("user_id"))
-        .alias("closed_genre_counts"),
-    ).drop(*slots)
+    # The as_of row takes the latest counts, a day still open at as_of included, as it does
+    # interaction_count.
+    user_daily = user_daily.select("*", text.alias("genre_counts")).drop(*slots)
     user_rows = _with_as_of(
-        user_daily,
-        "user_id",
-        users,
-        as_of_lit,
-        as_of_s,
-        carry={"genre_counts": "closed_genre_counts"},
+        user_daily, "user_id", users, as_of_lit, as_of_s, carry={"genre_counts": "genre_counts"}
     ).withColumn("genre_counts", F.coalesce("genre_counts", F.lit("")))
 
     item_daily = _cumulative(events, "item_id", {})

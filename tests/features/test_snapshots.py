@@ -57,3 +57,22 @@ def test_as_of_in_the_past_ignores_later_interactions() -> None:
     assert latest.loc["a"].interaction_count == 2  # u on Jan 1 and v on Jan 2 08:00, not u on Jan 3
     assert latest.loc["a"].genres == "X|Y" and latest.loc["b"].genres == ""
     assert rows.event_timestamp.max() == pd.Timestamp(as_of)
+
+
+def test_the_as_of_row_counts_genres_of_the_day_still_open_as_it_counts_interactions() -> None:
+    # A user whose every interaction is on the as_of day (the temporal evaluation's cut-off day
+    # held one with 86 ratings): their genre counts must not be empty while they count 2.
+    interactions = pd.DataFrame(
+        {
+            "user_id": ["u", "u"],
+            "item_id": ["m1", "m2"],
+            "rating": [4.0, 5.0],
+            "occurred_at": pd.to_datetime(["2016-03-22 01:00", "2016-03-22 02:00"], utc=True),
+        }
+    )
+    items = pd.DataFrame({"item_id": ["m1", "m2"], "genres": [["Drama"], ["Comedy", "Drama"]]})
+    as_of = pd.Timestamp("2016-03-22 08:26:03", tz="UTC")
+    rows = user_snapshots(interactions, pd.Index(["u"]), as_of.to_pydatetime(), items)
+    assert list(rows.event_timestamp) == [as_of]  # the open day has no row of its own
+    assert rows.iloc[0].interaction_count == 2
+    assert rows.iloc[0].genre_counts == "Comedy:1|Drama:2"
