@@ -44,6 +44,8 @@ from recsys.training.feast_features import FeastFeatureSource
 
 Protocol = Literal["temporal", "random", "files"]
 Progress = Callable[[str], None]
+#: Advisory-lock name of an evaluation database (one run at a time per database).
+EVALUATION_LOCK = "recsys evaluation"
 
 
 @dataclass
@@ -163,6 +165,30 @@ def evaluation_endpoints(settings: Settings, endpoints: Endpoints) -> tuple[Sett
     return eval_settings, eval_endpoints
 
 
+def hold_evaluation_lock(endpoints: Endpoints, progress: Progress) -> psycopg.Connection:
+    """A connection holding the evaluation database's advisory lock; closing it releases the
+    lock. Every run replaces that database's data and Feast project, so a second run on the
+    same database waits for the first: interleaved, each would fit on the other's split (a
+    review measured a temporal run fitting on a random split's rows, test rows included)."""
+    conn = psycopg.connect(
+        host=endpoints.pg_host,
+        port=endpoints.pg_port,
+        user=endpoints.pg_user,
+        password=endpoints.pg_password or None,
+        dbname=endpoints.pg_database,
+        autocommit=True,
+    )
+    try:
+        key = (EVALUATION_LOCK,)
+        if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", key).fetchone()[0]:
+            progress(f"waiting for another evaluation on database {endpoints.pg_database}")
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", key)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def _catalogue_from(interactions: pd.DataFrame, name: str) -> Dataset:
     users = pd.DataFrame({"user_id": pd.unique(interactions["user_id"])})
     users["attributes"] = [{} for _ in range(len(users))]
@@ -261,6 +287,24 @@ def run_evaluation(
 
     data, train, test = split_data(spec, settings)
     eval_settings, eval_endpoints = evaluation_endpoints(settings, endpoints)
+    with hold_evaluation_lock(eval_endpoints, progress):
+        return _evaluate(
+            spec, data, train, test, eval_settings, eval_endpoints, progress, timed, setup
+        )
+
+
+def _evaluate(
+    spec: EvaluationSpec,
+    data: Dataset,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    eval_settings: Settings,
+    eval_endpoints: Endpoints,
+    progress: Progress,
+    timed: Callable[[str, Callable[[], object]], object],
+    setup: dict[str, float],
+) -> EvaluationReport:
+    """Load the training split into the evaluation database, then fit and score each ranker."""
     engine = create_db_engine(eval_endpoints)
     try:
         timed("migrate evaluation database", lambda: upgrade(engine))

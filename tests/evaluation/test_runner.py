@@ -11,7 +11,13 @@ from typer.testing import CliRunner
 
 from recsys.cli import app
 from recsys.evaluation.metrics import ndcg_at_k
-from recsys.evaluation.runner import EvaluationSpec, run_evaluation, split_data
+from recsys.evaluation.runner import (
+    EvaluationSpec,
+    evaluation_endpoints,
+    hold_evaluation_lock,
+    run_evaluation,
+    split_data,
+)
 from recsys.infra.database import create_db_engine
 
 pytestmark = pytest.mark.integration
@@ -119,3 +125,32 @@ def test_a_setting_for_a_ranker_not_in_the_run_is_refused_before_any_work(  # ty
     spec = EvaluationSpec(algorithms=("popularity",), params={"ease": {"half_life_days": 90}})
     with pytest.raises(ValueError, match="--param for ease, which this run does not evaluate"):
         run_evaluation(spec, settings, test_endpoints, progress=pytest.fail)  # no step started
+
+
+def test_a_second_run_on_the_same_database_waits_for_the_first(  # type: ignore[no-untyped-def]
+    settings, test_endpoints, report
+) -> None:
+    """Interleaved runs replaced each other's data: one fitted on the other's split."""
+    import threading
+
+    _, eval_endpoints = evaluation_endpoints(settings, test_endpoints)
+    spec = EvaluationSpec(dataset="synthetic", protocol="random", test_ratio=0.25, k=10,
+                          algorithms=("popularity",))  # fmt: skip
+    messages: list[str] = []
+    outcome: dict[str, object] = {}
+    with hold_evaluation_lock(eval_endpoints, messages.append):  # a run in progress
+        second = threading.Thread(
+            target=lambda: outcome.update(
+                report=run_evaluation(spec, settings, test_endpoints, messages.append)
+            )  # fmt: skip
+        )
+        second.start()
+        second.join(timeout=5)
+        assert second.is_alive() and "report" not in outcome
+        assert messages[-1].startswith("waiting for another evaluation on database ")
+    second.join(timeout=120)
+    assert not second.is_alive()
+    # Once it had the database, it ran on its own split: the random protocol's training rows.
+    got = outcome["report"]
+    _, train, _ = split_data(spec, settings)
+    assert got.train_rows == len(train) != report.train_rows  # type: ignore[attr-defined]
