@@ -206,6 +206,15 @@ def split_data(
     if spec.protocol == "files":
         if spec.train_file is None or spec.test_file is None:
             raise ValueError("the files protocol needs --train FILE and --test FILE")
+        if spec.validation:
+            # Which carve of a given training file stands for its test file is the user's call;
+            # scoring the test file under a "validation" title would read the rows to tune away
+            # from.
+            raise ValueError(
+                "--validation carves from a protocol's training rows, not from --train/--test "
+                "files: split your training file into fit and validation files and pass those "
+                "as --train and --test"
+            )
         train, test = read_split_files(spec.train_file, spec.test_file)
         both = pd.concat([train, test], ignore_index=True)
         return _catalogue_from(both, spec.train_file.stem), train, test

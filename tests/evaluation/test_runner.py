@@ -127,6 +127,19 @@ def test_a_setting_for_a_ranker_not_in_the_run_is_refused_before_any_work(  # ty
         run_evaluation(spec, settings, test_endpoints, progress=pytest.fail)  # no step started
 
 
+def test_validation_with_explicit_files_is_refused_not_scored_on_the_test_file(  # type: ignore[no-untyped-def]
+    settings, test_endpoints, tmp_path: Path
+) -> None:
+    rows = "user,item,rating,timestamp\nu,a,4,1700000000\nu,b,5,1700000100\n"
+    (tmp_path / "train.csv").write_text(rows)
+    (tmp_path / "test.csv").write_text(rows)
+    spec = EvaluationSpec(protocol="files", train_file=tmp_path / "train.csv",
+                          test_file=tmp_path / "test.csv", validation=True,
+                          algorithms=("popularity",))  # fmt: skip
+    with pytest.raises(ValueError, match="--validation carves from a protocol's training rows"):
+        run_evaluation(spec, settings, test_endpoints, progress=pytest.fail)
+
+
 def test_a_second_run_on_the_same_database_waits_for_the_first(  # type: ignore[no-untyped-def]
     settings, test_endpoints, report
 ) -> None:
