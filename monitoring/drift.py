@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,10 +11,14 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from monitoring.served import read_served_items
+from monitoring.served import read_logged_features, read_served_slots
 from recsys.config import Settings
 from recsys.db.models import DriftReport, Model
 from recsys.serving.online_features import USER_VIEWS
+
+#: Below this many compared requests, drift distances are noisy enough to raise false alarms
+#: (monitoring/evidently_report.py gives the rates).
+SMALL_SAMPLE_REQUESTS = 500
 
 
 class NoServedDataError(RuntimeError):
@@ -22,6 +27,10 @@ class NoServedDataError(RuntimeError):
 
 class ReferenceUnavailableError(NoServedDataError):
     """The served model's drift reference is not registered, missing, or unreadable."""
+
+
+class NothingToCompareError(NoServedDataError):
+    """Something was served, but no logged feature vector of a model to compare."""
 
 
 def read_reference(engine: Engine, version: int) -> pd.DataFrame:
@@ -54,6 +63,77 @@ def _one_value_per_user(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def requests_per_version(served: pd.DataFrame) -> dict[int, int]:
+    """Personalised requests per model version, most first (fallback answers have no model)."""
+    personalised = served[~served["fallback"]]
+    counts = personalised.groupby("model_version")["request_id"].nunique()
+    return {int(v): int(n) for v, n in counts.sort_values(ascending=False, kind="stable").items()}
+
+
+def compared_columns(reference: pd.DataFrame, current: pd.DataFrame) -> list[str]:
+    """The columns drift is tested on: those in both frames, except ``rank`` (1 to k on both
+    sides by construction: it cannot drift, only dilute the share) and absolute timestamps
+    (``…_ts``: they move with the calendar on their own, and every event the API receives sets
+    the user's last one to now); ``days_since_last_interaction`` carries their relative form."""
+    return [
+        c
+        for c in reference.columns
+        if c in current.columns and c != "rank" and not c.endswith("_ts")
+    ]
+
+
+@dataclass(frozen=True)
+class DriftSample:
+    """What a drift report compares: the served rows of the logged requests of one model
+    version, and that version's reference, in the same columns."""
+
+    version: int
+    current: pd.DataFrame
+    reference: pd.DataFrame
+    #: logged requests compared, and the version's (non-fallback) requests in the period
+    requests: int
+    version_requests: int
+    #: the reference's list length: served slots beyond it are not compared
+    reference_k: int
+
+
+def drift_sample(
+    engine: Engine, since: datetime, until: datetime, served: pd.DataFrame, max_requests: int
+) -> DriftSample:
+    """The served rows to test for drift: of the model version that served most of the
+    period's personalised requests, the requests whose feature vectors were logged (at most
+    ``max_requests``), their top slots up to the reference's k (a client asking for 50 items
+    must not look like drift against a top-10 reference).
+
+    Raises :class:`NothingToCompareError` (with the reason) when there is nothing to compare,
+    :class:`ReferenceUnavailableError` when the version's reference cannot be read."""
+    versions = requests_per_version(served)
+    if not versions:
+        raise NothingToCompareError("only fallback (cold-start) answers were served")
+    version, version_requests = next(iter(versions.items()))
+    reference = read_reference(engine, version)
+    logged = read_logged_features(engine, since, until, max_requests)
+    if logged.empty:
+        raise NothingToCompareError("no served request had its feature vector logged")
+    current = logged.merge(served, on=["request_id", "rank"], how="inner")
+    current = current[~current["fallback"] & (current["model_version"] == version)]
+    reference_k = int(reference["rank"].max())
+    current = current[current["rank"] <= reference_k]
+    columns = compared_columns(reference, current)
+    if current.empty or not any("__" in c for c in columns):
+        raise NothingToCompareError(
+            f"no logged feature vector of model version {version} to compare"
+        )
+    return DriftSample(
+        version=version,
+        current=_one_value_per_user(current).reset_index(drop=True)[columns],
+        reference=_one_value_per_user(reference)[columns],
+        requests=int(current["request_id"].nunique()),
+        version_requests=version_requests,
+        reference_k=reference_k,
+    )
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -67,31 +147,22 @@ def build_drift_report(
     since, until = _utc(since), _utc(until)
     if since >= until:
         raise NoServedDataError(f"--since ({since}) must be before --until ({until})")
-    served = read_served_items(engine, since, until)
+    served = read_served_slots(engine, since, until)
     if served.empty:
         raise NoServedDataError(f"nothing was served between {since} and {until}")
-    # Fallback answers carry popularity counts, not model scores: they are not the model's output.
-    personalised = served[~served["fallback"]]
-    if personalised.empty:
-        raise NoServedDataError("only fallback (cold-start) answers were served in that period")
-    version = int(personalised["model_version"].mode().iloc[0])
-    current = personalised[personalised["model_version"] == version]
-
-    reference = read_reference(engine, version)
-    columns = [c for c in reference.columns if c in current.columns]
-    current = current[columns].reset_index(drop=True)
-
-    name = f"drift-{since:%Y%m%dT%H%M%S}-{until:%Y%m%dT%H%M%S}-v{version}"
+    sample = drift_sample(engine, since, until, served, settings.monitor_drift_max_requests)
+    name = f"drift-{since:%Y%m%dT%H%M%S}-{until:%Y%m%dT%H%M%S}-v{sample.version}"
     result = run_drift_report(
-        _one_value_per_user(current), _one_value_per_user(reference[columns]),
-        settings.reports_dir, name,
+        sample.current, sample.reference, settings.reports_dir, name,
+        drift_share=settings.monitor_drift_alert,
     )  # fmt: skip
     row = DriftReport(
         period_start=since,
         period_end=until,
-        model_version=version,
-        current_rows=len(current),
-        reference_rows=len(reference),
+        model_version=sample.version,
+        current_rows=len(sample.current),
+        current_requests=sample.requests,
+        reference_rows=len(sample.reference),
         drifted_columns=result.drifted_columns,
         total_columns=result.total_columns,
         drift_share=result.drift_share,

@@ -31,17 +31,18 @@ def positive_feedback(
 
 
 def quality(served: pd.DataFrame, feedback: pd.DataFrame, k: int) -> dict[str, float]:
-    """``served``: request_id, item_id, rank (one row per served slot). ``feedback``: the
-    positive, attributed events. CTR = positive served slots / slots; hit rate = lists with a
+    """``served``: request_id, item_id, rank (one row per served slot; a list that served nothing
+    is one row without item and rank, and counts as a miss). ``feedback``: the positive,
+    attributed events. CTR = positive served slots / slots; hit rate = lists with a
     positive / lists; NDCG@k and MRR@k over every list (a list without feedback scores 0).
 
     Vectorised (a week is millions of slots); :func:`quality_by_metric_functions` computes the
     same numbers with the offline metric functions, and a test holds the two equal."""
-    if served.empty:
-        return {"requests": 0.0, "ctr": 0.0, "hit_rate": 0.0, "ndcg": 0.0, "mrr": 0.0}
-    slots = served[["request_id", "item_id", "rank"]].astype({"request_id": str, "item_id": str})
-    slots = slots[slots["rank"] <= k]
-    requests = slots["request_id"].nunique()
+    requests = served["request_id"].nunique()  # lists that served nothing included: misses
+    slots = served.loc[served["rank"] <= k, ["request_id", "item_id", "rank"]]
+    if slots.empty:
+        return {"requests": float(requests), "ctr": 0.0, "hit_rate": 0.0, "ndcg": 0.0, "mrr": 0.0}
+    slots = slots.astype({"request_id": str, "item_id": str})
     positive = feedback[["request_id", "item_id"]].astype(str).drop_duplicates()
     positive = positive[positive["request_id"].isin(set(slots["request_id"]))]
     n_relevant = positive.groupby("request_id").size()
@@ -68,7 +69,7 @@ def quality_by_metric_functions(
     """:func:`quality`, list by list through :mod:`recsys.evaluation.metrics` (slow; the
     reference the vectorised version is tested against)."""
     lists = {
-        str(r): list(g.sort_values("rank")["item_id"].astype(str))
+        str(r): list(g.dropna(subset=["item_id"]).sort_values("rank")["item_id"].astype(str))
         for r, g in served.groupby("request_id", sort=False)
     }
     relevant: dict[str, set[str]] = {r: set() for r in lists}
@@ -124,6 +125,8 @@ def distribution(
     )
     mean_popularity = float(counts.mean()) if counts.size else 0.0
     # each sampled user's first list of the week
+    if "served_at" in slots:
+        slots = slots.sort_values(["served_at", "request_id", "rank"], kind="stable")
     first = slots.drop_duplicates("user_id")[["user_id", "request_id"]]
     rng = np.random.default_rng(seed)
     chosen = first.iloc[rng.permutation(len(first))[: 2 * pairs]]

@@ -23,21 +23,22 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from monitoring.drift import (
+    SMALL_SAMPLE_REQUESTS,
     NoServedDataError,
+    NothingToCompareError,
     ReferenceUnavailableError,
-    _one_value_per_user,
-    read_reference,
+    drift_sample,
+    requests_per_version,
 )
 from monitoring.evidently_quality import run_quality_report
 from monitoring.online_quality import distribution, positive_feedback, quality
-from monitoring.served import read_logged_features, read_served_slots
+from monitoring.served import read_served_slots
 from monitoring.weekly_page import weekly_page
 from monitoring.workspace import publish
 from recsys.config import Settings
@@ -95,9 +96,16 @@ def _attributed_events(engine: Engine, week: Week) -> pd.DataFrame:
         return pd.read_sql_query(sql, conn, params={"start": week.start, "end": week.end})
 
 
-def _training_popularity(engine: Engine) -> tuple[dict[str, int], int, frozenset[str]]:
+def _popularity_before(engine: Engine, week: Week) -> tuple[dict[str, int], int, frozenset[str]]:
+    """Item popularity (users per item) and users from the interactions dated before the week:
+    what was known when it began, so building the week again later, after more events came in,
+    gives the same novelty and popularity bias."""
     with engine.connect() as conn:
-        interactions = pd.read_sql_query(text("SELECT user_id, item_id FROM interactions"), conn)
+        interactions = pd.read_sql_query(
+            text("SELECT user_id, item_id FROM interactions WHERE occurred_at < :start"),
+            conn,
+            params={"start": week.start},
+        )
         catalogue = frozenset(conn.execute(text("SELECT item_id FROM items")).scalars())
     return item_user_counts(interactions), interactions["user_id"].nunique(), catalogue
 
@@ -139,34 +147,58 @@ def build_weekly_report(
     k = settings.monitor_k
     events = _attributed_events(engine, week)
     feedback = positive_feedback(events)
-    popularity, n_users, catalogue = _training_popularity(engine)
-    mark("read feedback and training popularity")
+    popularity, n_users, catalogue = _popularity_before(engine, week)
+    mark("read feedback and popularity before the week")
     online = quality(served, feedback, k)
     shown = distribution(served, popularity, n_users, catalogue, k)
     mark("online quality and distribution (all lists)")
 
     out_dir = settings.reports_dir / "weekly" / week.name
-    personalised = served[~served["fallback"]]
-    version = int(personalised["model_version"].mode().iloc[0]) if len(personalised) else None
+    # A rebuild that computes no drift must not leave the last build's drift files beside it.
+    for stale in ("drift.html", "drift.json"):
+        (out_dir / stale).unlink(missing_ok=True)
+    versions = requests_per_version(served)
+    version = next(iter(versions), None)
     # A reference that cannot be read is reported and alerted on, never the end of the report:
     # the rest of the week's numbers are still worth reviewing.
-    reference_problem = None
+    reference_problem = no_drift_because = None
+    drift = sample = None
     try:
-        drift, no_drift_because = _feature_drift(
-            engine, week, served, version, out_dir, settings.monitor_drift_max_requests
+        sample = drift_sample(
+            engine, week.start, week.end, served, settings.monitor_drift_max_requests
         )
     except ReferenceUnavailableError as exc:
-        drift, no_drift_because = None, str(exc)
+        no_drift_because = str(exc)
         reference_problem = f"feature drift not computed: {exc}"
+    except NothingToCompareError as exc:
+        no_drift_because = str(exc)
+    if sample is not None:
+        from monitoring.evidently_report import run_drift_report
+
+        drift = run_drift_report(
+            sample.current, sample.reference, out_dir, "drift",
+            drift_share=settings.monitor_drift_alert, timestamp=week.start,
+        )  # fmt: skip
     mark("feature drift (Evidently, sampled)")
     # Evidently's per-k tables cost time per list: they get a uniform sample of lists (request
     # ids are random), the summary numbers above use every list.
-    sampled = served[served["request_id"].isin(_sample_ids(served, settings.monitor_sample_lists))]
-    quality_snapshot, evidently_values = run_quality_report(
-        sampled, feedback[feedback["request_id"].isin(set(sampled["request_id"]))], k, week.start
-    )
-    (out_dir / "quality.json").parent.mkdir(parents=True, exist_ok=True)
-    (out_dir / "quality.json").write_text(quality_snapshot.dumps(), encoding="utf-8")
+    # Lists that served nothing have no slot to show Evidently; the summary counts them as misses.
+    shown_slots = served.dropna(subset=["item_id"]).astype({"rank": "int64"})
+    empty_lists = served["request_id"].nunique() - shown_slots["request_id"].nunique()
+    sampled = shown_slots[
+        shown_slots["request_id"].isin(_sample_ids(shown_slots, settings.monitor_sample_lists))
+    ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "quality.json").unlink(missing_ok=True)
+    quality_snapshot = None
+    if not sampled.empty:
+        quality_snapshot, evidently_values = run_quality_report(
+            sampled,
+            feedback[feedback["request_id"].isin(set(sampled["request_id"]))],
+            k,
+            week.start,
+        )
+        (out_dir / "quality.json").write_text(quality_snapshot.dumps(), encoding="utf-8")
     mark("quality tables (Evidently, sampled)")
 
     current = {f"quality.{k_}": v for k_, v in online.items()}
@@ -192,32 +224,70 @@ def build_weekly_report(
             reasons.append(f"{name} fell {-change:.0%} against {week.previous().name}")
 
     values = {name: value for name, value in current.items() if name != "quality.requests"}
+    period = f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}"
+    built_at = datetime.now(UTC)
+    if built_at < week.end:
+        period += f" (not over: served until {built_at:%Y-%m-%d %H:%M})"
+    fallback_requests = served.loc[served["fallback"], "request_id"].nunique()
     summary = {
         "week": week.name,
-        "period (UTC)": f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}",
-        "model version": version,
-        "requests": int(online["requests"]),
+        "period (UTC)": period,
+        "model versions (personalised requests)": ", ".join(
+            f"v{v}: {n}" for v, n in versions.items()
+        )
+        or "none",
+        "requests": f"{int(online['requests'])} ({fallback_requests} cold-start fallback)",
         "positive feedback events": len(feedback),
-        f"Evidently NDCG / MRR / hit rate ({sampled['request_id'].nunique()} lists)": ", ".join(
-            f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate")
-        ),
     }
+    if quality_snapshot is not None:
+        summary[f"Evidently NDCG / MRR / hit rate ({sampled['request_id'].nunique()} lists)"] = (
+            ", ".join(f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate"))
+        )
+    notes = []
+    if empty_lists:
+        summary["empty lists served"] = f"{empty_lists} of {int(online['requests'])} requests"
+        if empty_lists == online["requests"]:
+            reasons.append(f"every request of {week.name} was answered with an empty list")
     if drift is None:
         summary["feature drift"] = f"not computed: {no_drift_because}"
-    sections = [("Online quality (Evidently)", quality_snapshot.get_html_str(as_iframe=False))]
+        notes.append(f"feature drift was not computed: {no_drift_because}")
+    else:
+        assert sample is not None
+        summary["feature drift sample"] = (
+            f"{sample.requests} logged requests of v{sample.version} (of {sample.version_requests}"
+            f" it served), top {sample.reference_k} rows each, against "
+            f"{len(sample.reference)} reference rows; alert at a drifted share of "
+            f"{settings.monitor_drift_alert:g}"
+        )
+        if sample.requests < SMALL_SAMPLE_REQUESTS:
+            notes.append(
+                f"drift was tested on {sample.requests} requests: distances on fewer than "
+                f"{SMALL_SAMPLE_REQUESTS} are noisy (expect false alarms)"
+            )
+    if len(versions) > 1:
+        notes.append(
+            f"{len(versions)} model versions served this week; drift compares v{version} "
+            "only, quality mixes them"
+        )
+    sections = []
+    if quality_snapshot is not None:
+        sections.append(
+            ("Online quality (Evidently)", quality_snapshot.get_html_str(as_iframe=False))
+        )
     if drift is not None:
         sections.append(
             ("Feature and score drift (Evidently)", drift.html_path.read_text(encoding="utf-8"))
         )
     page = out_dir / "report.html"
-    page.write_text(weekly_page(summary, values, changes, reasons, sections), encoding="utf-8")
+    html = weekly_page(summary, values, changes, reasons, notes, sections)
+    page.write_text(html, encoding="utf-8")
     with Session(engine) as session:
         replaced = session.scalar(
             select(WeeklyReport.workspace_runs).where(WeeklyReport.week == week.name)
         )
     from evidently.core.report import Snapshot  # loaded already by the reports above
 
-    snapshots = {"quality": quality_snapshot}
+    snapshots = {"quality": quality_snapshot} if quality_snapshot is not None else {}
     if drift is not None:
         snapshots["drift"] = Snapshot.load(str(drift.json_path))
     runs = publish(settings.reports_dir / "workspace", week.name, snapshots, replaced or [])
@@ -230,6 +300,7 @@ def build_weekly_report(
         requests=int(online["requests"]),
         feedback_events=len(feedback),
         drift_share=drift.drift_share if drift else None,
+        drift_requests=sample.requests if drift and sample else None,
         drifted_columns=sorted(c for c, v in drift.columns.items() if v["drifted"])
         if drift
         else [],
@@ -240,11 +311,17 @@ def build_weekly_report(
         alert=bool(reasons),
         alert_reasons=reasons,
         html_path=str(page),
-        json_path=str(drift.json_path) if drift else str(out_dir / "quality.json"),
+        json_path=str(drift.json_path)
+        if drift
+        else str(out_dir / "quality.json")
+        if quality_snapshot is not None
+        else None,
         workspace_runs=runs,
     )
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        session.execute(delete(WeeklyReport).where(WeeklyReport.week == week.name))
+        # A rebuild updates the week's row in place: its id, which links point at, stays.
+        row.id = session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week.name))
+        row = session.merge(row) if row.id is not None else row
         session.add(row)
     mark("page, workspace and summary row")
     return row
@@ -253,37 +330,3 @@ def build_weekly_report(
 def _sample_ids(served: pd.DataFrame, n: int) -> set[str]:
     ids = pd.unique(served["request_id"])
     return set(sorted(ids)[:n])  # uuid order is random order
-
-
-def _feature_drift(  # noqa: ANN202  (the result type is Evidently's, imported lazily)
-    engine: Engine,
-    week: Week,
-    served: pd.DataFrame,
-    version: int | None,
-    out_dir: Path,
-    max_requests: int,
-):
-    """(the served rows of at most ``max_requests`` requests whose feature vectors were logged,
-    against the model's reference; None and why when there is nothing to compare). Raises
-    :class:`ReferenceUnavailableError` when the model's reference cannot be read."""
-    from monitoring.evidently_report import run_drift_report
-
-    if version is None:
-        return None, "only fallback (cold-start) answers were served"
-    reference = read_reference(engine, version)
-    logged = read_logged_features(engine, week.start, week.end, max_requests)
-    if logged.empty:
-        return None, "no served request had its feature vector logged"
-    current = logged.merge(served, on=["request_id", "rank"], how="inner")
-    current = current[~current["fallback"] & (current["model_version"] == version)]
-    columns = [c for c in reference.columns if c in current.columns]
-    if current.empty or not any("__" in c for c in columns):
-        return None, f"no logged feature vector of model version {version} to compare"
-    result = run_drift_report(
-        _one_value_per_user(current[columns].reset_index(drop=True)),
-        _one_value_per_user(reference[columns]),
-        out_dir,
-        "drift",
-        timestamp=week.start,
-    )
-    return result, None

@@ -14,6 +14,7 @@ td, th { border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
 .alert { background: #fde2e1; border: 1px solid #e0a0a0; padding: .7rem 1rem; }
 .ok { background: #e3f6e5; border: 1px solid #a0d0a5; padding: .7rem 1rem; }
+.note { background: #fff4d6; border: 1px solid #e0c580; padding: .7rem 1rem; margin-top: .5rem; }
 iframe { width: 100%; height: 1400px; border: 1px solid #ddd; }
 """
 
@@ -23,9 +24,11 @@ def weekly_page(
     values: dict[str, float],
     changes: dict[str, float],
     reasons: list[str],
+    notes: list[str],
     sections: list[tuple[str, str]],
 ) -> str:
-    """``sections``: (title, a full Evidently HTML document) in display order."""
+    """``notes``: what the reader should know besides alerts (what was not computed, small
+    samples); ``sections``: (title, a full Evidently HTML document) in display order."""
     rows = "".join(
         f"<tr><td>{escape(name)}</td><td>{value:.4f}</td>"
         f"<td>{'-' if name not in changes else f'{changes[name]:+.1%}'}</td></tr>"
@@ -40,8 +43,16 @@ def weekly_page(
             + "".join(f"<li>{escape(r)}</li>" for r in reasons)
             + "</ul></div>"
         )
+    elif notes:
+        verdict = '<div class="ok">No alert on what was computed (see the notes).</div>'
     else:
         verdict = '<div class="ok">No alert: drift and quality within the thresholds.</div>'
+    if notes:
+        verdict += (
+            '<div class="note"><b>Notes</b><ul>'
+            + "".join(f"<li>{escape(n)}</li>" for n in notes)
+            + "</ul></div>"
+        )
     embedded = "".join(
         f'<h2>{escape(title)}</h2><iframe srcdoc="{escape(document, quote=True)}"></iframe>'
         for title, document in sections

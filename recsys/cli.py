@@ -504,10 +504,10 @@ def serve(
 @monitor_app.command("drift")
 def monitor_drift(
     since: Annotated[datetime, typer.Option(help="Start of the served period (UTC)")],
-    until: Annotated[datetime, typer.Option(help="End of the served period (UTC)")],
+    until: Annotated[datetime, typer.Option(help="End of the served period (UTC, exclusive)")],
 ) -> None:
     """Evidently drift report of served features and scores against the training reference."""
-    from monitoring.drift import NoServedDataError, build_drift_report
+    from monitoring.drift import SMALL_SAMPLE_REQUESTS, NoServedDataError, build_drift_report
 
     ctx = Context()
     try:
@@ -521,15 +521,16 @@ def monitor_drift(
         f"HTML: {summary.html_path}\nJSON: {summary.json_path}",
         soft_wrap=True,
     )
-    requests = summary.current_rows // max(1, ctx.settings.default_k)
+    requests = summary.current_requests or 0
+    console.print(
+        f"compared {requests} logged requests of model version {summary.model_version} "
+        f"({summary.current_rows} rows) with {summary.reference_rows} reference rows"
+    )
     if requests < SMALL_SAMPLE_REQUESTS:
         console.print(
-            f"[yellow]note:[/] about {requests} requests in the period; drift distances on samples "
-            f"under ~{SMALL_SAMPLE_REQUESTS} requests are noisy (expect false alarms)."
+            f"[yellow]note:[/] drift distances on fewer than {SMALL_SAMPLE_REQUESTS} requests are "
+            "noisy (expect false alarms)."
         )
-
-
-SMALL_SAMPLE_REQUESTS = 500
 
 
 @monitor_app.command("weekly")
@@ -552,7 +553,9 @@ def monitor_weekly(
             report = build_weekly_report(ctx.settings, ctx.engine, chosen)
     except (NoServedDataError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    table = Table(title=f"{report.week}: {report.requests} requests, model v{report.model_version}")
+    served_by = f"model v{report.model_version}" if report.model_version else "fallback only"
+    plural = "" if report.requests == 1 else "s"
+    table = Table(title=f"{report.week}: {report.requests} request{plural}, {served_by}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("vs last week", justify="right")
@@ -566,6 +569,8 @@ def monitor_weekly(
     console.print(table)
     if report.html_path:
         console.print(f"HTML: {report.html_path}\nJSON: {report.json_path}", soft_wrap=True)
+    if report.drift_share is None:
+        console.print("[yellow]note:[/] feature drift was not computed (the page says why)")
     for reason in report.alert_reasons:
         console.print(f"[bold red]alert:[/] {escape(reason)}", soft_wrap=True)
     if report.alert and fail_on_drift:
