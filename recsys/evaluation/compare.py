@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 
@@ -32,12 +33,17 @@ def relative_difference(
     a: Mapping[str, float],
     b: Mapping[str, float],
     *,
+    clusters: Mapping[str, str] | None = None,
     level: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,
 ) -> RelativeDifference:
     """How much better ``a`` scores than ``b`` on the users both were evaluated on (per-user
-    values, e.g. :func:`recsys.evaluation.metrics.ndcg_by_user`)."""
+    values, e.g. :func:`recsys.evaluation.metrics.ndcg_by_user`).
+
+    ``clusters`` maps a key to the unit that is resampled whole (default: each key alone). Keys
+    that are not independent, such as one user's values on several overlapping validation
+    splits, must share a cluster, or the interval comes out narrower than the data allow."""
     users = [user for user in a if user in b]
     if not users:
         raise ValueError("the two rankers share no evaluated user")
@@ -45,12 +51,18 @@ def relative_difference(
     y = np.array([b[user] for user in users], dtype=np.float64)
     if not y.mean() > 0:
         raise ValueError("the baseline's mean is not positive: no relative difference")
+    estimate = float(x.mean() / y.mean() - 1.0)
+    # Both rankers have a value for every key, so the ratio of means is the ratio of sums, and
+    # a resample of clusters is a resample of their per-cluster sums.
+    groups = pd.Index([clusters[user] if clusters else user for user in users])
+    codes, unique = pd.factorize(groups)
+    x = np.bincount(codes, weights=x, minlength=len(unique))
+    y = np.bincount(codes, weights=y, minlength=len(unique))
 
     def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-        return x.mean(axis=axis) / y.mean(axis=axis) - 1.0
+        return x.sum(axis=axis) / y.sum(axis=axis) - 1.0
 
-    estimate = float(ratio(x, y))
-    if len(users) < 2 or np.array_equal(x, y):
+    if len(unique) < 2 or np.array_equal(x, y):
         return RelativeDifference(estimate, estimate, estimate, level)
     result = stats.bootstrap(
         (x, y),

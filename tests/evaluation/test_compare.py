@@ -40,3 +40,20 @@ def test_only_shared_users_are_compared_and_some_must_be() -> None:
         relative_difference({"a": 1.0}, {"b": 1.0})
     with pytest.raises(ValueError, match="not positive"):
         relative_difference({"a": 1.0}, {"a": 0.0})
+
+
+def test_repeated_users_are_resampled_together_so_the_interval_is_not_too_narrow() -> None:
+    # 40 users, each counted on three overlapping splits: the same values three times over are
+    # no more evidence than once, and resampling the copies apart pretends they are.
+    rng = np.random.default_rng(2)
+    base = rng.uniform(0.1, 0.9, 40)
+    other = np.clip(base + rng.normal(0.03, 0.2, 40), 0, 1)
+    a = {f"{split}/u{i}": float(v) for split in range(3) for i, v in enumerate(other)}
+    b = {f"{split}/u{i}": float(v) for split in range(3) for i, v in enumerate(base)}
+    users = {key: key.split("/")[1] for key in a}
+    naive = relative_difference(a, b)
+    clustered = relative_difference(a, b, clusters=users)
+    once = relative_difference(_users(other), _users(base))
+    assert clustered.estimate == naive.estimate == pytest.approx(once.estimate)
+    assert (clustered.high - clustered.low) > 1.5 * (naive.high - naive.low)
+    assert (clustered.low, clustered.high) == pytest.approx((once.low, once.high), abs=0.02)
