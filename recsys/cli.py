@@ -341,9 +341,12 @@ def train(
             )
     except (ValueError, ValidationError) as exc:
         raise _fail(str(exc)) from exc
+    # escape: rich reads "[active]" as markup and prints nothing
     console.print(
-        f"model version {row.version} ({row.algorithm})"
-        f"{' [active]' if row.is_active else ''}: {row.metrics}"
+        escape(
+            f"model version {row.version} ({row.algorithm})"
+            f"{' [active]' if row.is_active else ''}: {row.metrics}"
+        )
     )
 
 

@@ -79,6 +79,10 @@ def test_operator_mistakes_get_one_line_answers(cli_env, tmp_path: Path) -> None
     assert runner.invoke(app, ["data", "load", "--dataset", "synthetic"]).exit_code == 0
     naive = runner.invoke(app, ["features", "build", "--as-of", "2030-01-01T00:00"])
     assert naive.exit_code == 0, naive.output  # a time without a zone is UTC
+    assert runner.invoke(app, ["features", "apply"]).exit_code == 0
+    trained = runner.invoke(app, ["train", "--model", "popularity"])
+    assert trained.exit_code == 0, trained.output
+    assert "(popularity) [active]: {" in trained.output  # rich took "[active]" for markup
 
 
 def test_unknown_ranker_is_a_clear_error(cli_env) -> None:  # type: ignore[no-untyped-def]

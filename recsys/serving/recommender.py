@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from feast.errors import FeastObjectNotFoundException
 
 from recsys.ranking import Ranker
 from recsys.serving.catalogue import Catalogue
@@ -110,6 +111,7 @@ class RecommendationService:
         self.experiment = experiment or ExperimentConfig()
         self._store_retry_seconds = store_retry_seconds
         self._store_down_until = 0.0
+        self._definition_errors_logged: dict[str, float] = {}  # service → next log time
         self._log_features_every = max(1, log_features_every)
         self._recent = recent
         self._served = 0
@@ -175,6 +177,17 @@ class RecommendationService:
             return None
         try:
             return self.reader(model).fetch(user_id, items)
+        except FeastObjectNotFoundException as exc:
+            # This model's FeatureService (or a view in it) is gone from the registry: its own
+            # problem, not the store's, so other models keep their features.
+            now = time.monotonic()
+            if now >= self._definition_errors_logged.get(model.feature_service, 0.0):
+                self._definition_errors_logged[model.feature_service] = now + 60.0
+                logger.error(
+                    "model version %s cannot read its features (%s: %s): degraded answers",
+                    model.version, type(exc).__name__, exc,
+                )  # fmt: skip
+            return None
         except Exception as exc:
             self._store_down_until = time.monotonic() + self._store_retry_seconds
             logger.warning("online store unavailable (%s): degraded answers", type(exc).__name__)
@@ -211,6 +224,7 @@ class RecommendationService:
             # what the user just did: the model cannot know to skip it before it is retrained
             excluded += self._recent.items(user_id)
         fallback = not ranker.knows_user(user_id) and request.candidates is None
+        generated = None
         if request.candidates is not None:
             candidates = self._filter_given(ranker, request, excluded)
         elif fallback:
@@ -219,26 +233,27 @@ class RecommendationService:
                 max(self._candidate_pool, request.k), exclude=excluded
             ).item_ids.tolist()
         else:
-            candidates = ranker.candidates(
+            generated = ranker.candidates(
                 user_id,
                 max(self._candidate_pool, request.k),
                 exclude=excluded,
                 exclude_seen=request.exclude_seen,
-            ).item_ids.tolist()
+            )
+            candidates = generated.item_ids.tolist()
 
         fetch_started = time.perf_counter()
         features = self._fetch(model, user_id, candidates) if candidates else None
         feature_seconds = time.perf_counter() - fetch_started
         degraded = features is None and bool(candidates)
-        if degraded and ranker.uses_store_features:
-            # Cannot score without features: the training data's popular items instead.
-            popular = ranker.popular_items(request.k, exclude=excluded)
-            candidates, scores = popular.item_ids.tolist(), np.asarray(popular.scores, float)
+        if degraded and ranker.uses_store_features and generated is not None:
+            # Cannot score without features: the candidates in their generator's order (it
+            # needs none), which already left out what the user has seen and asked to exclude.
+            scores = np.asarray(generated.scores, dtype=np.float64)
+        elif fallback or (degraded and ranker.uses_store_features):
+            # Cold start, or given candidates that cannot be scored without features: the
+            # candidates by training popularity (items the model does not know: no score).
+            scores = _popularity(ranker, candidates)
             fallback = True
-        elif fallback:
-            scores = ranker.item_popularity_[ranker._item_index.get_indexer(candidates)].astype(
-                float
-            )
         else:
             scores = np.asarray(ranker.score(user_id, candidates, features), dtype=np.float64)
 
@@ -374,6 +389,15 @@ def serve_log_row(
         "endpoint": endpoint,
         "degraded": result.degraded,
     }
+
+
+def _popularity(ranker: Ranker, items: list[str]) -> np.ndarray:
+    """Training popularity of ``items``; NaN for items the model does not know."""
+    positions = ranker._item_index.get_indexer(items)
+    known = positions >= 0
+    scores = np.full(len(items), np.nan)
+    scores[known] = ranker.item_popularity_[positions[known]]
+    return scores
 
 
 def _top_k(scores: np.ndarray, k: int) -> list[int]:
