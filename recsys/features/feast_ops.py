@@ -52,13 +52,29 @@ def apply_definitions(settings: Settings, endpoints: Endpoints, *, quiet: bool =
 def materialize(
     settings: Settings, endpoints: Endpoints, end: datetime | None = None, *, quiet: bool = True
 ) -> datetime:
-    """Load the online store (Redis) with feature values up to ``end`` (default: now)."""
+    """Load the online store (Redis) with feature values up to ``end`` (default: now).
+
+    Incremental, as ``feast materialize-incremental``, except for a view never materialised
+    before: with ``ttl=0`` Feast would start its first run a year before ``end`` and skip older
+    rows for good (a table built ``--as-of`` two years ago loaded nothing and said it had), so
+    such a view is loaded from the beginning of time once."""
     end = end or datetime.now(UTC)
     store = build_feature_store(settings, endpoints)
+    never = [
+        view.name
+        for view in store.list_feature_views()
+        if view.online and not view.materialization_intervals
+    ]
     out = io.StringIO()
     with (
         contextlib.redirect_stdout(out if quiet else sys.stdout),
         contextlib.redirect_stderr(out if quiet else sys.stderr),
     ):
+        if never:
+            store.materialize(start_date=BEGINNING, end_date=end, feature_views=never)
         store.materialize_incremental(end_date=end)
     return end
+
+
+#: Where a first materialisation starts: before any interaction a feature table can hold.
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
