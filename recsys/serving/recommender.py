@@ -176,22 +176,38 @@ class RecommendationService:
         if time.monotonic() < self._store_down_until:
             return None
         try:
-            return self.reader(model).fetch(user_id, items)
+            features = self.reader(model).fetch(user_id, items)
         except FeastObjectNotFoundException as exc:
             # This model's FeatureService (or a view in it) is gone from the registry: its own
             # problem, not the store's, so other models keep their features.
-            now = time.monotonic()
-            if now >= self._definition_errors_logged.get(model.feature_service, 0.0):
-                self._definition_errors_logged[model.feature_service] = now + 60.0
-                logger.error(
-                    "model version %s cannot read its features (%s: %s): degraded answers",
-                    model.version, type(exc).__name__, exc,
-                )  # fmt: skip
+            self._definition_error(model, f"{type(exc).__name__}: {exc}")
             return None
         except Exception as exc:
             self._store_down_until = time.monotonic() + self._store_retry_seconds
             logger.warning("online store unavailable (%s): degraded answers", type(exc).__name__)
             return None
+        # A feature the model was trained on that its FeatureService no longer serves (edited
+        # since) would reach the model as missing on every request, silently.
+        ranker = model.ranker
+        trained_on = [*getattr(ranker, "store_columns_", ()), *getattr(ranker, "time_columns_", ())]
+        missing = [c for c in trained_on if c not in features.columns]
+        if missing:
+            self._definition_error(
+                model, f"{model.feature_service} no longer serves {', '.join(sorted(missing))}"
+            )
+            return None
+        return features
+
+    def _definition_error(self, model: ServedModel, why: str) -> None:
+        """Log a model's feature-definition problem, once a minute per FeatureService."""
+        now = time.monotonic()
+        if now >= self._definition_errors_logged.get(model.feature_service, 0.0):
+            self._definition_errors_logged[model.feature_service] = now + 60.0
+            logger.error(
+                "model version %s cannot read the features it was trained on (%s): degraded "
+                "answers until the FeatureService serves them again or another version is active",
+                model.version, why,
+            )  # fmt: skip
 
     # -- the request paths ---------------------------------------------------------------------
     def recommend(self, request: RankRequest) -> tuple[RecommendationResult, list[Any]]:

@@ -16,12 +16,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
-def lost_service(served, engine):  # type: ignore[no-untyped-def]
-    """The active LightGBM version now names a FeatureService the registry does not hold."""
+def lost_service(served, engine, request):  # type: ignore[no-untyped-def]
+    """The active LightGBM version now names a FeatureService the registry does not hold (or,
+    parametrised, one that lacks features it was trained on)."""
     _, _, lgbm, _ = served
+    service = getattr(request, "param", "gone_v1")
     with engine.begin() as conn:
         conn.execute(
-            update(Model).where(Model.version == lgbm.version).values(feature_service="gone_v1")
+            update(Model).where(Model.version == lgbm.version).values(feature_service=service)
         )
     yield lgbm
     with engine.begin() as conn:
@@ -60,3 +62,17 @@ def test_a_lost_feature_service_degrades_that_model_only(served, lost_service) -
             unseen[2], unseen[10], unseen[30], "never-heard-of"
         ]  # fmt: skip
         assert ranked["items"][-1]["score"] is None
+
+
+@pytest.mark.parametrize("lost_service", ["als_v1"], indirect=True)
+def test_a_service_without_the_trained_features_degrades_instead_of_feeding_gaps(  # type: ignore[no-untyped-def]
+    served, lost_service, caplog
+) -> None:
+    """The service was edited after training (here: the user's taste and genre affinity are no
+    longer in it): every request would have fed them to the booster as missing, silently."""
+    data, _, _, app_settings = served
+    user = str(data.interactions["user_id"].iloc[0])
+    with TestClient(create_app(app_settings)) as client:
+        body = client.get(f"/v1/users/{user}/recommendations?k=10").json()
+    assert body["model_version"] == lost_service.version and body["degraded"]
+    assert "als_v1 no longer serves" in caplog.text and "genre_affinity__" in caplog.text
