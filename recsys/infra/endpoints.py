@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy.engine import URL, make_url
 
@@ -72,17 +72,32 @@ class Endpoints:
         return "redis_cluster" if self.redis_cluster else "redis"
 
     @property
+    def pg_sslmode(self) -> str:
+        """The URL's ``sslmode``, else libpq's default (``prefer``), as the app's own
+        connections use it."""
+        return str(self.sqlalchemy_url.query.get("sslmode") or "prefer")
+
+    @property
     def feast_redis_connection_string(self) -> str:
-        """Feast's own format: ``host:port,db=N[,password=...]``; a cluster's startup node has no
-        ``db`` (clusters have one database)."""
+        """Feast's own format: ``host:port,db=N[,ssl=true][,password=...]``, credentials
+        decoded as redis-py decodes the URL; a cluster's startup node has no ``db`` (clusters
+        have one database)."""
         parts = urlsplit(self.redis_url)
         text = f"{self.redis_host}:{self.redis_port}"
         if not self.redis_cluster:
             text += f",db={self.redis_db}"
-        if parts.password:
-            text += f",password={parts.password}"
-        if parts.username:
-            text += f",username={parts.username}"
+        if parts.scheme == "rediss":
+            text += ",ssl=true"
+        for key, raw in (("password", parts.password), ("username", parts.username)):
+            if not raw:
+                continue
+            value = unquote(raw)
+            if "," in value:  # Feast splits its connection string on commas
+                raise ValueError(
+                    f"RECSYS_REDIS_URL: the Redis {key} contains ',', which Feast's connection "
+                    "string cannot carry; choose one without a comma"
+                )
+            text += f",{key}={value}"
         return text
 
     def describe(self) -> dict[str, str]:

@@ -26,15 +26,15 @@ def feast_environment(
     registry_url = endpoints.sqlalchemy_url.update_query_dict(
         {"options": f"-csearch_path={REGISTRY_SCHEMA}"}
     ).render_as_string(hide_password=False)
-    return {
-        "RECSYS_FEAST_PROJECT": settings.feast_project,
+    # Feast substitutes these into feature_store.yaml's text before parsing it, inside double
+    # quotes: a quote or backslash in a password must be escaped for YAML to read it back.
+    quoted = {
         "RECSYS_FEAST_REGISTRY_URL": registry_url,
         "RECSYS_FEAST_PG_HOST": endpoints.pg_host,
-        "RECSYS_FEAST_PG_PORT": str(endpoints.pg_port),
         "RECSYS_FEAST_PG_DATABASE": endpoints.pg_database,
         "RECSYS_FEAST_PG_USER": endpoints.pg_user,
         "RECSYS_FEAST_PG_PASSWORD": endpoints.pg_password,
-        "RECSYS_FEAST_REDIS_TYPE": endpoints.feast_redis_type,
+        "RECSYS_FEAST_PG_SSLMODE": endpoints.pg_sslmode,
         "RECSYS_FEAST_REDIS": endpoints.feast_redis_connection_string
         + (
             f",socket_timeout={store_timeout},socket_connect_timeout={store_timeout}"
@@ -42,6 +42,17 @@ def feast_environment(
             else ""
         ),
     }
+    return {
+        "RECSYS_FEAST_PROJECT": settings.feast_project,
+        "RECSYS_FEAST_PG_PORT": str(endpoints.pg_port),
+        "RECSYS_FEAST_REDIS_TYPE": endpoints.feast_redis_type,
+        **{name: _yaml_double_quoted(value) for name, value in quoted.items()},
+    }
+
+
+def _yaml_double_quoted(value: str) -> str:
+    """``value`` escaped for the inside of a YAML double-quoted scalar."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def build_feature_store(
