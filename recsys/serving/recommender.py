@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from feast.errors import FeastObjectNotFoundException
 
 from recsys.ranking import Ranker
 from recsys.serving.catalogue import Catalogue
@@ -175,6 +174,8 @@ class RecommendationService:
         """Online features, or None when the store is down (then not asked again for a while)."""
         if time.monotonic() < self._store_down_until:
             return None
+        from feast.errors import FeastObjectNotFoundException  # loaded by the reader already
+
         try:
             features = self.reader(model).fetch(user_id, items)
         except FeastObjectNotFoundException as exc:
