@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 
 from recsys.data.loader import load_dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
@@ -45,5 +46,12 @@ def test_a_first_materialisation_loads_old_tables(settings, test_endpoints, engi
         ).to_dict()["interaction_count"]
         assert again == online
     finally:
-        store.teardown()
+        # Not store.teardown(): with the SQL registry it deletes every project's definitions,
+        # the session's own included. This project's online rows only (keys end with its name).
+        client = redis.Redis.from_url(settings.redis_url)
+        suffix = fresh.feast_project.encode()
+        stale = [k for k in client.scan_iter(count=1000) if k.endswith(suffix)]
+        if stale:
+            client.delete(*stale)
         build_feature_tables(engine)  # the shared tables as of now again, for later tests
+        build_feature_store(settings, test_endpoints)  # the session's project in the env again
