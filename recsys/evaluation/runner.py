@@ -95,6 +95,8 @@ class EvaluationReport:
     train_rows: int
     test_rows: int
     test_users: int
+    #: The time features were read as of: one second after the latest training interaction
+    #: (under the temporal protocol that is just before the split's cut-off, not the quantile).
     cutoff: str
     results: list[AlgorithmResult]
     setup_seconds: dict[str, float]
