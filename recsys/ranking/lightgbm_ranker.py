@@ -20,11 +20,11 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from recsys.ranking.base import InteractionData, Ranker, RankerConfig, Recommendations
 from recsys.ranking.learning_to_rank import (
@@ -84,23 +84,6 @@ class LightGBMConfig(RankerConfig):
     ensemble: int = Field(
         1, ge=1, description="Boosters trained with consecutive seeds; their scores are averaged"
     )
-    fuse_with: str | None = Field(
-        None,
-        description="A scorer whose ranking of the candidates is fused with the booster's "
-        "(reciprocal rank fusion, k = 60); the served score is the fused one",
-    )
-    fuse_weight: float = Field(1.0, gt=0, description="The fused scorer's weight (booster: 1)")
-
-    @model_validator(mode="after")
-    def _fuse_with_a_scorer(self) -> Self:
-        if self.fuse_with is None or self.fuse_with in self.scorers:
-            return self
-        if "fuse_with" in self.model_fields_set:
-            raise ValueError(
-                f"fuse_with {self.fuse_with!r} must be one of the scorers {self.scorers}"
-            )
-        return self  # a default fusion the caller's own `scorers` left out: off (`fusion`)
-
     seed: int = 42
 
 
@@ -122,12 +105,6 @@ class LightGBMRanker(Ranker):
         if self.cfg.label_fraction is not None:
             return self.cfg.label_fraction
         return 0.5 if self.cfg.label_split == "temporal" else 0.2
-
-    @property
-    def fusion(self) -> str | None:
-        """The scorer fused with the booster, if any: ``fuse_with`` when it is a scorer."""
-        fuse_with = self.cfg.fuse_with
-        return fuse_with if fuse_with in self.cfg.scorers else None
 
     @property
     def cfg(self) -> LightGBMConfig:
@@ -289,21 +266,10 @@ class LightGBMRanker(Ranker):
         inputs = self._input_matrix(user_id, item_ids, features)
         if inputs is not None:
             positions, matrix = inputs
-            booster = np.mean(
+            out[positions] = np.mean(
                 [booster.predict(matrix, num_threads=1) for booster in self.boosters_], axis=0
             )
-            out[positions] = self._fused(booster, matrix) if self.fusion else booster
         return out
-
-    def _fused(self, booster: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-        """Reciprocal rank fusion of the booster's order and ``fuse_with``'s over these items:
-        1 / (60 + booster rank) + weight / (60 + scorer rank). Items the scorer cannot rank go
-        last in its order."""
-        scorer_rank = matrix[:, self.input_columns_.index(f"{self.fusion}_rank")]
-        scorer_rank = np.where(np.isfinite(scorer_rank), scorer_rank, np.inf)
-        return 1.0 / (RRF_K + _ranks(-booster)) + self.cfg.fuse_weight / (
-            RRF_K + _ranks(scorer_rank)
-        )
 
     def _inputs(
         self, user_id: str, item_ids: list[str], features: pd.DataFrame | None
@@ -434,17 +400,6 @@ class LightGBMRanker(Ranker):
             lightgbm.Booster(model_file=str(directory / _booster_file(i)))
             for i in range(meta.get("boosters", 1))
         ]
-
-
-#: Reciprocal rank fusion's constant (Cormack et al., 2009): it damps the top ranks' weight.
-RRF_K = 60
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks of ``values``, smallest first; ties in the given order."""
-    ranks = np.empty(len(values))
-    ranks[np.argsort(values, kind="stable")] = np.arange(1, len(values) + 1)
-    return ranks
 
 
 def _booster_file(i: int) -> str:

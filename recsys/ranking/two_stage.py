@@ -36,18 +36,9 @@ class TwoStageConfig(LightGBMConfig):
     trending_candidates: int = Field(
         30, ge=0, description="Recently popular items added to the generator's candidates"
     )
-    # The booster's order fused with EASE's (reciprocal rank fusion, equal weights), on the
-    # validation splits at the defaults above: seven temporal cut-offs 0.3039 → 0.3120 (EASE
-    # alone 0.3064); three random carves 0.2247 → 0.2195, so off under the random protocol
-    # (``random_protocol_params``). Weight 0.5 read 0.2992 against 0.3053 for 1 (temporal, one
-    # booster, before the genre-count fix).
-    fuse_with: str | None = Field(
-        "ease", description="A scorer whose ranking is fused with the booster's (RRF, k = 60)"
-    )
 
 
 @register
 class TwoStageRanker(LightGBMRanker):
     name = "two_stage"
     Config: ClassVar[type[RankerConfig]] = TwoStageConfig
-    random_protocol_params: ClassVar[dict[str, Any]] = {"label_split": "random", "fuse_with": None}

@@ -220,27 +220,6 @@ class TestTwoStage(PersonalisedContract):
         assert isinstance(ranker.scorers_["generator"], ItemKNNRanker)
         assert "popularity_rank" in ranker.input_columns_
 
-    def test_the_served_order_fuses_the_boosters_and_eases(self, fitted: TwoStageRanker) -> None:
-        items = list(fitted.item_ids_[:15])
-        fused = fitted.score("u0", items)
-        alone = TwoStageRanker(fitted.config.model_copy(update={"fuse_with": None}))
-        alone.__dict__.update({k: v for k, v in fitted.__dict__.items() if k != "config"})
-        booster = alone.score("u0", items)
-        ease_rank = alone._inputs("u0", items, None)["ease_rank"].to_numpy()
-        ok = np.isfinite(booster)
-        by_booster = np.argsort(np.argsort(-booster[ok], kind="stable"), kind="stable") + 1
-        ease_rank = np.where(np.isfinite(ease_rank), ease_rank, np.inf)
-        by_ease = np.argsort(np.argsort(ease_rank, kind="stable"), kind="stable") + 1
-        expected = 1 / (60 + by_booster) + 1 / (60 + by_ease)
-        assert np.allclose(fused[ok], expected)
-
-    def test_fusion_needs_one_of_its_scorers(self) -> None:
-        with pytest.raises(ValueError, match="fuse_with 'bpr' must be one of the scorers"):
-            TwoStageRanker({"fuse_with": "bpr"})
-        # the default fusion with EASE is off when the caller's scorers leave EASE out
-        assert TwoStageRanker({"scorers": ["sequential_knn"]}).fusion is None
-        assert TwoStageRanker().fusion == "ease"
-
     def test_trending_items_join_the_generators_candidates(self, data: InteractionData) -> None:
         ranker = TwoStageRanker({**SMALL_BOOSTER, "trending_candidates": 3}).fit(data)
         seen = set(ranker.item_ids_[ranker.seen_items("u0")])
@@ -254,7 +233,7 @@ class TestTwoStage(PersonalisedContract):
     def test_an_ensemble_averages_boosters_of_different_seeds(
         self, data: InteractionData, tmp_path: Path
     ) -> None:
-        ranker = TwoStageRanker({**SMALL_BOOSTER, "ensemble": 3, "fuse_with": None}).fit(data)
+        ranker = TwoStageRanker({**SMALL_BOOSTER, "ensemble": 3}).fit(data)
         items = list(ranker.item_ids_[:10])
         inputs = ranker._inputs("u0", items, None)
         assert inputs is not None
@@ -296,7 +275,7 @@ def test_a_random_holdout_takes_each_rankers_own_defaults_for_it() -> None:
     assert protocol_params("ease", random_holdout=False) == {}
     assert protocol_params("ease", random_holdout=True) == {"half_life_days": None}
     assert protocol_params("ease", True, {"half_life_days": 90}) == {"half_life_days": 90}
-    assert protocol_params("two_stage", True) == {"label_split": "random", "fuse_with": None}
+    assert protocol_params("two_stage", True) == {"label_split": "random"}
     data = InteractionData.from_frame(checkerboard())
     forecast = TwoStageRanker({**SMALL_BOOSTER, "scorers": ["ease"]}).fit(data)
     assert forecast.scorers_["ease"].config.half_life_days == 730
