@@ -112,7 +112,7 @@ def drift_sample(
         raise NothingToCompareError("only fallback (cold-start) answers were served")
     version, version_requests = next(iter(versions.items()))
     reference = read_reference(engine, version)
-    logged = read_logged_features(engine, since, until, max_requests)
+    logged = read_logged_features(engine, since, until, version, max_requests)
     if logged.empty:
         raise NothingToCompareError("no served request had its feature vector logged")
     current = logged.merge(served, on=["request_id", "rank"], how="inner")

@@ -25,12 +25,14 @@ SLOTS = text(
     """
 )
 
+# Filtered by version in SQL, before the LIMIT: cold-start answers and other versions log
+# vectors too, and a sample of them would leave few or none of the version's own.
 LOGGED = text(
     """
     SELECT request_id::text AS request_id, features
     FROM served_requests
     WHERE served_at >= :since AND served_at < :until AND shadow_of IS NULL
-      AND features ? 'items'
+      AND features ? 'items' AND NOT fallback AND model_version = :version
     ORDER BY request_id
     LIMIT :limit
     """
@@ -46,25 +48,18 @@ def read_served_slots(engine: Engine, since: datetime, until: datetime) -> pd.Da
 
 
 def read_logged_features(
-    engine: Engine, since: datetime, until: datetime, max_requests: int = 1_000_000
+    engine: Engine, since: datetime, until: datetime, version: int, max_requests: int = 1_000_000
 ) -> pd.DataFrame:
-    """One row per served slot of the requests whose feature vectors were logged (at most
-    ``max_requests`` of them, chosen by request id: effectively at random), with the user's and
-    the item's features as columns; keyed by request_id and rank."""
+    """One row per served slot of model ``version``'s personalised requests whose feature
+    vectors were logged (at most ``max_requests`` of them, chosen by request id: effectively at
+    random), with the user's and the item's features as columns; keyed by request_id and rank."""
     rows: list[dict[str, object]] = []
     with engine.connect() as conn:
-        result = conn.execute(LOGGED, {"since": since, "until": until, "limit": max_requests})
+        result = conn.execute(
+            LOGGED, {"since": since, "until": until, "version": version, "limit": max_requests}
+        )
         for request_id, features in result:
             user = features.get("user", {})
             for rank, item in enumerate(features.get("items", []), 1):
                 rows.append({"request_id": request_id, "rank": rank, **user, **item})
     return pd.DataFrame(rows)
-
-
-def read_served_items(engine: Engine, since: datetime, until: datetime) -> pd.DataFrame:
-    """Every served slot with the logged features where there are some (NaN elsewhere)."""
-    slots = read_served_slots(engine, since, until)
-    features = read_logged_features(engine, since, until)
-    if features.empty or slots.empty:
-        return slots
-    return slots.merge(features, on=["request_id", "rank"], how="left")

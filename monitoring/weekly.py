@@ -321,6 +321,7 @@ def build_weekly_report(
     with Session(engine, expire_on_commit=False) as session, session.begin():
         # A rebuild updates the week's row in place: its id, which links point at, stays.
         row.id = session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week.name))
+        row.created_at = datetime.now(UTC)  # when this build was made, not the first one
         row = session.merge(row) if row.id is not None else row
         session.add(row)
     mark("page, workspace and summary row")

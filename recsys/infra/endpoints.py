@@ -97,6 +97,12 @@ class Endpoints:
                     f"RECSYS_REDIS_URL: the Redis {key} contains ',', which Feast's connection "
                     "string cannot carry; choose one without a comma"
                 )
+            if _json_reads_otherwise(value):  # Feast json-decodes each value
+                raise ValueError(
+                    f"RECSYS_REDIS_URL: Feast would read the Redis {key} as a JSON value "
+                    f"({value!r} is not a plain string to it, e.g. a number or null); choose "
+                    "another"
+                )
             text += f",{key}={value}"
         return text
 
@@ -107,6 +113,16 @@ class Endpoints:
             "redis": f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
             + (" (cluster)" if self.redis_cluster else ""),
         }
+
+
+def _json_reads_otherwise(value: str) -> bool:
+    """Whether ``json.loads`` turns ``value`` into something other than the string itself."""
+    import json
+
+    try:
+        return json.loads(value) != value
+    except json.JSONDecodeError:
+        return False
 
 
 def connect_redis(endpoints: Endpoints, timeout: float | None = None):  # noqa: ANN201 - either client

@@ -265,7 +265,8 @@ class RecommendationService:
         if degraded and ranker.uses_store_features and generated is not None:
             # Cannot score without features: the candidates in their generator's order (it
             # needs none), which already left out what the user has seen and asked to exclude.
-            scores = np.asarray(generated.scores, dtype=np.float64)
+            # Scored by position: trending candidates, which the generator did not score, follow.
+            scores = -np.arange(len(candidates), dtype=np.float64)
         elif fallback or (degraded and ranker.uses_store_features):
             # Cold start, or given candidates that cannot be scored without features: the
             # candidates by training popularity (items the model does not know: no score).

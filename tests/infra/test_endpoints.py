@@ -31,6 +31,10 @@ def test_credentials_and_tls_reach_feast_as_redis_py_reads_them() -> None:
     comma = Endpoints("postgresql://a@h/d", "redis://:a%2Cb@cache:6379/0")
     with pytest.raises(ValueError, match="contains ','"):
         comma.feast_redis_connection_string  # noqa: B018
+    for password in ("1e3", "null", "true", "%22abc%22"):  # Feast json-decodes each value
+        odd = Endpoints("postgresql://a@h/d", f"redis://:{password}@cache:6379/0")
+        with pytest.raises(ValueError, match="as a JSON value"):
+            odd.feast_redis_connection_string  # noqa: B018
 
 
 def test_feature_store_yaml_reads_every_password_and_sslmode_back(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -104,6 +104,10 @@ def test_two_versions_in_a_week_are_named(traffic, settings, engine) -> None:  #
     serve(week, [f"/v1/users/{u}/recommendations?k=10" for u in users[10:]])
     report = build_weekly_report(settings, engine, week)
     assert report.model_version == second and report.drift_requests == USERS - 10
+    # A sample cap counts the version's own logged requests: cut before filtering, the first 15
+    # by id mixed both versions and left fewer.
+    capped = settings.model_copy(update={"monitor_drift_max_requests": 15})
+    assert build_weekly_report(capped, engine, week).drift_requests == 15
     page = Path(report.html_path).read_text()
     assert f"v{second}: {USERS - 10}, v{first}: 10" in page
     assert f"2 model versions served this week; drift compares v{second} only" in page
@@ -129,6 +133,7 @@ def test_a_rebuild_keeps_its_id_and_drops_drift_it_can_no_longer_compute(  # typ
         )
     again = build_weekly_report(settings, engine, week)
     assert again.id == first.id  # links to the report keep working
+    assert again.created_at > first.created_at  # and it says when this build was made
     assert again.drift_share is None and not drift_file.exists()
     page = Path(again.html_path).read_text()
     assert "No alert on what was computed" in page
