@@ -154,9 +154,6 @@ def build_weekly_report(
     mark("online quality and distribution (all lists)")
 
     out_dir = settings.reports_dir / "weekly" / week.name
-    # A rebuild that computes no drift must not leave the last build's drift files beside it.
-    for stale in ("drift.html", "drift.json"):
-        (out_dir / stale).unlink(missing_ok=True)
     versions = requests_per_version(served)
     version = next(iter(versions), None)
     # A reference that cannot be read is reported and alerted on, never the end of the report:
@@ -179,6 +176,11 @@ def build_weekly_report(
             sample.current, sample.reference, out_dir, "drift",
             drift_share=settings.monitor_drift_alert, timestamp=week.start,
         )  # fmt: skip
+    if drift is None:
+        # A rebuild that computes no drift must not leave the last build's drift files beside
+        # it (removed only now: a rebuild that fails on the way keeps the last build whole).
+        for stale in ("drift.html", "drift.json"):
+            (out_dir / stale).unlink(missing_ok=True)
     mark("feature drift (Evidently, sampled)")
     # Evidently's per-k tables cost time per list: they get a uniform sample of lists (request
     # ids are random), the summary numbers above use every list.
@@ -189,9 +191,10 @@ def build_weekly_report(
         shown_slots["request_id"].isin(_sample_ids(shown_slots, settings.monitor_sample_lists))
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "quality.json").unlink(missing_ok=True)
     quality_snapshot = None
-    if not sampled.empty:
+    if sampled.empty:
+        (out_dir / "quality.json").unlink(missing_ok=True)
+    else:
         quality_snapshot, evidently_values = run_quality_report(
             sampled,
             feedback[feedback["request_id"].isin(set(sampled["request_id"]))],
