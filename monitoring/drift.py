@@ -115,8 +115,8 @@ def drift_sample(
     logged = read_logged_features(engine, since, until, version, max_requests)
     if logged.empty:
         raise NothingToCompareError("no served request had its feature vector logged")
+    # (read_logged_features kept only this version's personalised requests)
     current = logged.merge(served, on=["request_id", "rank"], how="inner")
-    current = current[~current["fallback"] & (current["model_version"] == version)]
     reference_k = int(reference["rank"].max())
     current = current[current["rank"] <= reference_k]
     columns = compared_columns(reference, current)

@@ -37,7 +37,7 @@ from recsys.evaluation.splits import (
 from recsys.features.build import build_feature_tables
 from recsys.features.feast_ops import apply_definitions
 from recsys.infra.database import create_db_engine
-from recsys.infra.endpoints import Endpoints
+from recsys.infra.endpoints import Endpoints, connect_postgres
 from recsys.infra.feast_store import build_feature_store
 from recsys.ranking import InteractionData, Ranker, create_ranker, protocol_params
 from recsys.training.feast_features import FeastFeatureSource
@@ -146,14 +146,7 @@ class EvaluationReport:
 def evaluation_endpoints(settings: Settings, endpoints: Endpoints) -> tuple[Settings, Endpoints]:
     """A separate database (``<app db>_eval``) and Feast project on the same servers."""
     name = f"{endpoints.pg_database}_eval"
-    with psycopg.connect(
-        host=endpoints.pg_host,
-        port=endpoints.pg_port,
-        user=endpoints.pg_user,
-        password=endpoints.pg_password or None,
-        dbname=endpoints.pg_database,
-        autocommit=True,
-    ) as conn:
+    with connect_postgres(endpoints) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     eval_endpoints = endpoints.with_database(name)
@@ -172,14 +165,7 @@ def hold_evaluation_lock(endpoints: Endpoints, progress: Progress) -> psycopg.Co
     lock. Every run replaces that database's data and Feast project, so a second run on the
     same database waits for the first: interleaved, each would fit on the other's split (a
     review measured a temporal run fitting on a random split's rows, test rows included)."""
-    conn = psycopg.connect(
-        host=endpoints.pg_host,
-        port=endpoints.pg_port,
-        user=endpoints.pg_user,
-        password=endpoints.pg_password or None,
-        dbname=endpoints.pg_database,
-        autocommit=True,
-    )
+    conn = connect_postgres(endpoints)
     try:
         key = (EVALUATION_LOCK,)
         if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", key).fetchone()[0]:

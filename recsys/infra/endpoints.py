@@ -125,6 +125,22 @@ def _json_reads_otherwise(value: str) -> bool:
         return False
 
 
+def connect_postgres(endpoints: Endpoints, database: str | None = None):  # noqa: ANN201
+    """A psycopg connection (autocommit) to the app database's server, as the app connects:
+    its host or socket, credentials and ``sslmode``; ``database`` defaults to the app's."""
+    import psycopg
+
+    return psycopg.connect(
+        host=endpoints.pg_host,
+        port=endpoints.pg_port,
+        user=endpoints.pg_user,
+        password=endpoints.pg_password or None,
+        dbname=database or endpoints.pg_database,
+        sslmode=endpoints.pg_sslmode,
+        autocommit=True,
+    )
+
+
 def connect_redis(endpoints: Endpoints, timeout: float | None = None):  # noqa: ANN201 - either client
     """A redis-py client for the online store's server: ``RedisCluster`` for a cluster (it finds
     every node from the one in the URL), ``Redis`` otherwise; passwords and TLS (``rediss://``)

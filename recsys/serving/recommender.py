@@ -241,7 +241,6 @@ class RecommendationService:
             # what the user just did: the model cannot know to skip it before it is retrained
             excluded += self._recent.items(user_id)
         fallback = not ranker.knows_user(user_id) and request.candidates is None
-        generated = None
         if request.candidates is not None:
             candidates = self._filter_given(ranker, request, excluded)
         elif fallback:
@@ -250,19 +249,19 @@ class RecommendationService:
                 max(self._candidate_pool, request.k), exclude=excluded
             ).item_ids.tolist()
         else:
-            generated = ranker.candidates(
+            candidates = ranker.candidates(
                 user_id,
                 max(self._candidate_pool, request.k),
                 exclude=excluded,
                 exclude_seen=request.exclude_seen,
-            )
-            candidates = generated.item_ids.tolist()
+            ).item_ids.tolist()
 
         fetch_started = time.perf_counter()
         features = self._fetch(model, user_id, candidates) if candidates else None
         feature_seconds = time.perf_counter() - fetch_started
         degraded = features is None and bool(candidates)
-        if degraded and ranker.uses_store_features and generated is not None:
+        generated = not fallback and request.candidates is None
+        if degraded and ranker.uses_store_features and generated:
             # Cannot score without features: the candidates in their generator's order (it
             # needs none), which already left out what the user has seen and asked to exclude.
             # Scored by position: trending candidates, which the generator did not score, follow.
