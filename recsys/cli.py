@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,6 +84,14 @@ class Context:
 def _fail(message: str) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=1)
+
+
+def _check_output(option: str, path: Path) -> None:
+    """Refuse an output file that could not be written, before the work that produces it."""
+    if path.is_dir() or not path.parent.is_dir():
+        raise _fail(f"{option} {path}: not a file in an existing directory")
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise _fail(f"{option} {path}: not writable")
 
 
 @contextmanager
@@ -169,8 +178,7 @@ def _load(
     assert held_out_csv is not None
     # The latest interactions stay out of the database (so out of features and training) and go
     # to a CSV instead: what `recsys simulate --heldout` replays as users' real next steps.
-    if held_out_csv.is_dir() or not held_out_csv.parent.is_dir():
-        raise _fail(f"--held-out-csv {held_out_csv}: not a file in an existing directory")
+    _check_output("--held-out-csv", held_out_csv)
     # Every later row, new users and items included: the simulator replays them as they came.
     train, later, when = split_at_time(data.interactions, test_ratio=hold_out)
     if train.empty:  # every interaction at one time: nothing would be left to train on
@@ -370,11 +378,11 @@ def models_list() -> None:
 @models_app.command("activate")
 def models_activate(version: int) -> None:
     """Serve this version (the API switches within seconds, without a restart)."""
-    from recsys.training.registry import ArtifactError, CatalogueMismatchError, activate
+    from recsys.training.registry import UnservableModelError, activate
 
     try:
         row = activate(Context().engine, version)
-    except (LookupError, ArtifactError, CatalogueMismatchError) as exc:
+    except (LookupError, UnservableModelError) as exc:
         raise _fail(str(exc)) from exc
     console.print(f"model version {row.version} ({row.algorithm}) is active")
 
@@ -382,11 +390,11 @@ def models_activate(version: int) -> None:
 @models_app.command("rollback")
 def models_rollback() -> None:
     """Serve the version that was active before the current one."""
-    from recsys.training.registry import ArtifactError, CatalogueMismatchError, rollback
+    from recsys.training.registry import UnservableModelError, rollback
 
     try:
         row = rollback(Context().engine)
-    except (LookupError, ArtifactError, CatalogueMismatchError) as exc:
+    except (LookupError, UnservableModelError) as exc:
         raise _fail(str(exc)) from exc
     console.print(f"rolled back: model version {row.version} ({row.algorithm}) is active")
 
@@ -404,6 +412,7 @@ def parse_algorithm_params(params: list[str]) -> dict[str, dict[str, Any]]:
 
 @app.command()
 def evaluate(
+    command: typer.Context,
     dataset: Annotated[
         str, typer.Option(help="synthetic | movielens | ml-100k | csv")
     ] = "synthetic",
@@ -440,7 +449,24 @@ def evaluate(
     from recsys.ranking import available_rankers
 
     if train_file or test_file:
+        # Options of the dataset protocols mean nothing for given files: refused, not dropped,
+        # or the report would read as if they had been applied.
+        ignored = [
+            f"--{name.replace('_', '-')}"
+            for name in ("dataset", "path", "protocol", "test_ratio", "seed")
+            # by name: typer ships its own copy of click's ParameterSource
+            if getattr(command.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"
+            and not (name == "protocol" and protocol == "files")
+        ]
+        if ignored:
+            raise _fail(
+                f"{', '.join(ignored)}: not used with --train/--test files (they are the split); "
+                "drop them, or drop --train/--test to split a dataset"
+            )
         protocol = "files"
+    for option, output in (("--json", json_out), ("--recs-out", recs_out)):
+        if output is not None:
+            _check_output(option, output)
     spec = EvaluationSpec(
         dataset=dataset, path=path, protocol=protocol, test_ratio=test_ratio, seed=seed, k=k,
         algorithms=model or available_rankers(), train_file=train_file, test_file=test_file,

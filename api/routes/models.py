@@ -7,8 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from api.deps import AdminKey, ReadKey
 from api.schemas import MAX_ID, ModelInfo
 from recsys.training.registry import (
-    ArtifactError,
-    CatalogueMismatchError,
+    UnservableModelError,
     activate,
     list_models,
 )
@@ -35,7 +34,7 @@ def activate_model(request: Request, version: Annotated[int, Path(ge=1, le=MAX_I
     corrupt or missing one is refused (409) and the current version keeps serving."""
     try:
         m = activate(request.app.state.engine, version)
-    except (ArtifactError, CatalogueMismatchError) as exc:
+    except UnservableModelError as exc:
         raise HTTPException(409, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(404, f"version: {exc}") from exc

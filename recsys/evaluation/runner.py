@@ -40,7 +40,7 @@ from recsys.infra.database import create_db_engine
 from recsys.infra.endpoints import Endpoints, connect_postgres
 from recsys.infra.feast_store import build_feature_store
 from recsys.ranking import InteractionData, Ranker, create_ranker, protocol_params
-from recsys.training.feast_features import FeastFeatureSource
+from recsys.training.feast_features import FeastFeatureSource, resolve_feature_service
 
 Protocol = Literal["temporal", "random", "files"]
 Progress = Callable[[str], None]
@@ -316,7 +316,8 @@ def _evaluate(
         raise
 
     # Rankers that learn from store features read them point-in-time through Feast.
-    features = FeastFeatureSource(build_feature_store(eval_settings, eval_endpoints), engine)
+    store = build_feature_store(eval_settings, eval_endpoints)
+    features = FeastFeatureSource(store, engine)
     matrix = InteractionData.from_frame(interactions, data.items["item_id"], features=features)
     known_users = set(matrix.user_ids)
     relevant = {
@@ -328,6 +329,10 @@ def _evaluate(
 
     results = []
     try:
+        for name in spec.algorithms:  # a missing FeatureService stops the run before any fit
+            ranker = create_ranker(name, _protocol_params(name, spec))
+            if ranker.uses_store_features:
+                resolve_feature_service(store, ranker)
         for name in spec.algorithms:
             progress(f"fit {name}")
             ranker = create_ranker(name, _protocol_params(name, spec))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from recsys.ranking.base import Ranker
+
+logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "recsys.rankers"
 BUILTIN_MODULES = (
@@ -35,12 +38,27 @@ def register(cls: R) -> R:
     return cls
 
 
+#: Entry points that failed to load, by name: why, naming the entry point and its package.
+_BROKEN: dict[str, str] = {}
+
+
 def _discover() -> None:
     for module in BUILTIN_MODULES:
         import_module(module)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in _RANKERS:
+        if ep.name in _RANKERS or ep.name in _BROKEN:
+            continue
+        # One broken plugin must not take every command and every other ranker down with it:
+        # it is left out (and named when asked for), the rest keep working.
+        try:
             register(ep.load())
+        except Exception as exc:  # noqa: BLE001 — any error of foreign code at import time
+            package = f"package {ep.dist.name!r}" if ep.dist is not None else "unknown package"
+            _BROKEN[ep.name] = (
+                f"entry point {ep.name} = {ep.value!r} ({package}, group {ENTRY_POINT_GROUP!r}) "
+                f"failed to load: {type(exc).__name__}: {exc}"
+            )
+            logger.warning("ranker %s", _BROKEN[ep.name])
 
 
 def available_rankers() -> list[str]:
@@ -53,6 +71,8 @@ def get_ranker_class(name: str) -> type[Ranker]:
     try:
         return _RANKERS[name]
     except KeyError:
+        if name in _BROKEN:
+            raise ValueError(f"ranker {name!r} cannot be used: {_BROKEN[name]}") from None
         raise ValueError(
             f"unknown ranker {name!r}; available: {', '.join(sorted(_RANKERS))}"
         ) from None

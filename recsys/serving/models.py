@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from recsys.db.models import Model
 from recsys.ranking import Ranker, load_ranker
 from recsys.training.registry import (
-    ArtifactError,
-    CatalogueMismatchError,
+    UnservableModelError,
     active_model,
     artifact_item_ids,
     verify_artifact,
     verify_catalogue,
+    verify_ranker,
 )
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class ActiveModelHolder:
             ranker = self._load(row)
         except Exception as exc:  # refuse the new version, keep serving the old one
             self._load_error = str(exc)
-            if isinstance(exc, ArtifactError | CatalogueMismatchError):
+            if isinstance(exc, UnservableModelError):
                 self._refused = key  # retried if re-activated
             logger.warning("active model version %s refused: %s", row.version, exc)
             return  # anything else (a database or disk hiccup) is tried again next refresh
@@ -194,6 +194,7 @@ class ActiveModelHolder:
         """The version's ranker: its artifact intact and its items those of this catalogue
         (a version made active by hand, bypassing ``activate``, is checked here too; the
         items first, which reads one array instead of the whole artifact)."""
+        verify_ranker(row)
         directory = verify_artifact(row)
         verify_catalogue(self._engine, row, artifact_item_ids(directory))
         return load_ranker(directory)

@@ -11,14 +11,23 @@ from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from recsys.db.models import Model
-from recsys.ranking import Ranker, load_ranker
+from recsys.ranking import Ranker, get_ranker_class, load_ranker
 
 
-class ArtifactError(RuntimeError):
+class UnservableModelError(RuntimeError):
+    """A version that cannot be served here: activating it is refused, and the API keeps
+    serving the version it has."""
+
+
+class ArtifactError(UnservableModelError):
     """A model artifact is missing or does not match its recorded checksum."""
 
 
-class CatalogueMismatchError(RuntimeError):
+class UnknownRankerError(UnservableModelError):
+    """A version whose ranker is not installed here (e.g. another package's, uninstalled)."""
+
+
+class CatalogueMismatchError(UnservableModelError):
     """A version trained on another catalogue: serving it would recommend items that are not
     in this one (e.g. after `recsys data load` of another dataset)."""
 
@@ -70,6 +79,7 @@ def activate(engine: Engine, version: int) -> Model:
         row = session.get(Model, version)
         if row is None:
             raise LookupError(f"no model version {version}")
+        verify_ranker(row)
         directory = verify_artifact(row)
         verify_catalogue(engine, row, artifact_item_ids(directory))
         session.execute(update(Model).where(Model.is_active).values(is_active=False))
@@ -80,7 +90,9 @@ def activate(engine: Engine, version: int) -> Model:
 
 
 def rollback(engine: Engine) -> Model:
-    """Re-activate the version that was active before the current one."""
+    """Re-activate the version that was active before the current one. The version rolled back
+    from counts as never activated (its ``activated_at`` is cleared), so a second rollback goes
+    one further back instead of returning to it; ``activate`` brings it back."""
     with Session(engine) as session:
         current = session.scalar(select(Model).where(Model.is_active))
         previous = session.scalar(
@@ -94,7 +106,13 @@ def rollback(engine: Engine) -> Model:
             "no earlier active version to roll back to"
             + (f" (version {current.version} is the only one ever activated)" if current else "")
         )
-    return activate(engine, previous.version)
+    row = activate(engine, previous.version)
+    if current is not None:
+        with Session(engine) as session, session.begin():
+            session.execute(
+                update(Model).where(Model.version == current.version).values(activated_at=None)
+            )
+    return row
 
 
 def active_model(engine: Engine) -> Model | None:
@@ -105,6 +123,17 @@ def active_model(engine: Engine) -> Model | None:
 def list_models(engine: Engine) -> list[Model]:
     with Session(engine, expire_on_commit=False) as session:
         return list(session.scalars(select(Model).order_by(Model.version.desc())))
+
+
+def verify_ranker(row: Model) -> None:
+    """Refuse a version whose ranker class is not installed (nothing here could load it)."""
+    try:
+        get_ranker_class(row.algorithm)
+    except ValueError as exc:
+        raise UnknownRankerError(
+            f"model version {row.version}: {exc}; install the package that provides it, or "
+            "activate another version"
+        ) from None
 
 
 def verify_artifact(row: Model) -> Path:

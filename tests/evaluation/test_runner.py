@@ -167,3 +167,53 @@ def test_a_second_run_on_the_same_database_waits_for_the_first(  # type: ignore[
     got = outcome["report"]
     _, train, _ = split_data(spec, settings)
     assert got.train_rows == len(train) != report.train_rows  # type: ignore[attr-defined]
+
+
+def test_a_plugin_that_reads_store_features_without_a_feature_service_stops_before_fitting(  # type: ignore[no-untyped-def]
+    settings, test_endpoints
+) -> None:
+    """It used to fit first and then crash with Feast's FeatureServiceNotFoundException."""
+    from recsys.ranking import registry
+    from recsys.ranking.popularity import PopularityRanker
+    from recsys.training.feast_features import FeatureServiceMissingError
+
+    class Featy(PopularityRanker):  # another package's ranker: its module is not recsys.*
+        name = "featy"
+        uses_store_features = True
+
+        def _fit(self, data):  # type: ignore[no-untyped-def]
+            pytest.fail("fitted before its FeatureService was checked")
+
+    registry.register(Featy)
+    try:
+        spec = EvaluationSpec(dataset="synthetic", algorithms=("popularity", "featy"))
+        with pytest.raises(FeatureServiceMissingError, match="'featy_v1'.*feature_repo/services"):
+            run_evaluation(spec, settings, test_endpoints)
+    finally:
+        registry._RANKERS.pop("featy", None)
+
+
+def test_evaluate_refuses_what_it_would_ignore_or_fail_to_write_before_any_work(  # type: ignore[no-untyped-def]
+    cli_env, tmp_path: Path
+) -> None:
+    """Options a files run drops silently, and output paths that fail only after the work."""
+    runner = CliRunner()
+    files = ["evaluate", "--train", str(tmp_path / "a.csv"), "--test", str(tmp_path / "b.csv")]
+    for extra, named in (
+        (["--protocol", "random"], "--protocol"),
+        (["--dataset", "ml-100k", "--seed", "7"], "--dataset, --seed"),
+    ):
+        result = runner.invoke(app, [*files, *extra])
+        assert result.exit_code == 1, result.output
+        assert f"{named}: not used with --train/--test files" in " ".join(result.output.split())
+    for option, path in (
+        ("--json", tmp_path / "no" / "dir.json"),
+        ("--json", tmp_path),
+        ("--recs-out", tmp_path / "no" / "recs.csv"),
+    ):
+        result = runner.invoke(app, ["evaluate", "--model", "popularity", option, str(path)])
+        assert result.exit_code == 1, result.output
+        assert f"{option} {path}: not a file in an existing directory" in " ".join(
+            result.output.split()
+        )
+        assert "evaluating" not in result.output

@@ -1,7 +1,6 @@
 """A ranker from another installed package registers through the `recsys.rankers` entry point."""
 
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -35,29 +34,58 @@ class RandomRanker(Ranker):
 """
 
 
-@pytest.fixture
-def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """What `pip install my-rankers` leaves behind: the module and its dist-info entry points."""
-    package = tmp_path / "my_rankers"
+def install(where: Path, distribution: str, module: str, source: str, entry_point: str) -> None:
+    """What `pip install <distribution>` leaves behind: the module and its dist-info."""
+    package = where / module.split(".")[0]
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "random_ranker.py").write_text(README_EXAMPLE)
-    dist_info = tmp_path / "my_rankers-0.1.dist-info"
+    (package / f"{module.split('.')[1]}.py").write_text(source)
+    dist_info = where / f"{distribution.replace('-', '_')}-0.1.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-rankers\nVersion: 0.1\n")
-    (dist_info / "entry_points.txt").write_text(
-        textwrap.dedent(
-            """\
-            [recsys.rankers]
-            random = my_rankers.random_ranker:RandomRanker
-            """
-        )
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {distribution}\nVersion: 0.1\n"
     )
+    (dist_info / "entry_points.txt").write_text(f"[recsys.rankers]\n{entry_point}\n")
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`pip install my-rankers`, the README's example."""
+    install(
+        tmp_path, "my-rankers", "my_rankers.random_ranker", README_EXAMPLE,
+        "random = my_rankers.random_ranker:RandomRanker",
+    )  # fmt: skip
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     registry._RANKERS.pop("random", None)  # other tests see only the built-ins again
     sys.modules.pop("my_rankers.random_ranker", None)
     sys.modules.pop("my_rankers", None)
+
+
+def test_a_broken_plugin_is_left_out_and_named_while_the_rest_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plugin whose entry point names a class its module lacks used to crash every command,
+    `recsys train --model popularity` included."""
+    install(
+        tmp_path, "broken-rankers", "broken_rankers.mod", "X = 1\n",
+        "broken = broken_rankers.mod:Missing",
+    )  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        names = available_rankers()
+        assert "broken" not in names and {"popularity", "two_stage"} <= set(names)
+        assert "broken_rankers.mod:Missing" in caplog.text
+        create_ranker("popularity").fit(InteractionData.from_frame(checkerboard()))
+        with pytest.raises(ValueError) as refused:
+            create_ranker("broken")
+        message = str(refused.value)
+        assert "entry point broken = 'broken_rankers.mod:Missing'" in message
+        assert "package 'broken-rankers'" in message and "AttributeError" in message
+    finally:
+        registry._BROKEN.pop("broken", None)
+        sys.modules.pop("broken_rankers.mod", None)
+        sys.modules.pop("broken_rankers", None)
 
 
 def test_the_readme_plugin_is_found_by_name_and_works(installed_plugin: Path) -> None:

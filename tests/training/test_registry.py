@@ -11,6 +11,7 @@ from recsys.serving.models import ActiveModelHolder
 from recsys.training.registry import (
     ArtifactError,
     CatalogueMismatchError,
+    UnknownRankerError,
     activate,
     active_model,
     artifact_checksum,
@@ -58,6 +59,44 @@ def test_newest_is_active_and_rollback_returns_to_the_previous(registry, tmp_pat
     assert active_model(registry).version == first.version
     activate(registry, second.version)
     assert rollback(registry).version == first.version  # back to the one active before
+
+
+def test_rollbacks_walk_back_through_what_was_active(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A second rollback goes one further back: it used to return to the version just rolled
+    back from, flipping between the last two."""
+    first, second, third = (_register(registry, tmp_path, "popularity") for _ in range(3))
+    assert active_model(registry).version == third.version
+    assert rollback(registry).version == second.version
+    assert rollback(registry).version == first.version
+    with pytest.raises(LookupError, match="only one ever activated"):
+        rollback(registry)
+    activate(registry, third.version)  # activating again brings a rolled-back version back
+    assert rollback(registry).version == first.version
+
+
+def test_a_version_whose_ranker_is_not_installed_is_refused(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """E.g. another package's ranker, uninstalled: activation used to accept it, and every API
+    replica started afterwards answered 503."""
+    good = _register(registry, tmp_path, "popularity")
+    gone = _register(registry, tmp_path, "popularity")
+    with registry.begin() as conn:
+        conn.execute(
+            Model.__table__.update().where(Model.version == gone.version).values(algorithm="gone")
+        )
+    activate(registry, good.version)
+    with pytest.raises(UnknownRankerError, match="unknown ranker 'gone'.*install the package"):
+        activate(registry, gone.version)
+    assert active_model(registry).version == good.version
+
+    holder = ActiveModelHolder(registry, refresh_seconds=0)
+    assert holder.get().version == good.version
+    with registry.begin() as conn:  # switched behind the registry's back: still not served
+        conn.execute(Model.__table__.update().values(is_active=False))
+        conn.execute(
+            Model.__table__.update().where(Model.version == gone.version).values(is_active=True)
+        )
+    assert holder.get().version == good.version
+    assert "unknown ranker 'gone'" in (holder.last_error or "")
 
 
 def test_corrupt_artifact_is_refused_and_the_previous_version_keeps_serving(
