@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 from recsys.data.schema import RATING_RANGE
 
@@ -177,11 +177,19 @@ class EventsResponse(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """A registry row: what was trained, on which data window, and the artifact's checksum."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     version: int
     algorithm: str
     feature_service: str
     params: dict[str, Any]
     metrics: dict[str, Any]
+    train_start: datetime | None
+    train_end: datetime | None
+    n_interactions: int
+    artifact_sha256: str
     is_active: bool
     created_at: datetime
     activated_at: datetime | None

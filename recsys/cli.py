@@ -364,15 +364,39 @@ def models_list() -> None:
     from recsys.training.registry import list_models
 
     table = Table(
-        "version", "algorithm", "active", "trained", "interactions", "fit s", "feature service"
-    )
+        "version", "algorithm", "active", "trained", "data window", "interactions", "fit s",
+        "feature service", "params", caption="`recsys models show N`: artifact, checksum, metrics",
+    )  # fmt: skip
     for row in list_models(Context().engine):
         table.add_row(
             str(row.version), row.algorithm, "✓" if row.is_active else "",
-            f"{row.created_at:%Y-%m-%d %H:%M}",
+            f"{row.created_at:%Y-%m-%d %H:%M}", _window(row.train_start, row.train_end),
             str(row.n_interactions), str(row.metrics.get("fit_seconds", "")), row.feature_service,
+            escape(json.dumps(row.params)) if row.params else "",
         )  # fmt: skip
-    console.print(table)
+    Console(width=max(console.width, 160)).print(table)  # dates and versions never truncated
+
+
+def _window(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return ""
+    return f"{start:%Y-%m-%d} → {end:%Y-%m-%d}"
+
+
+@models_app.command("show")
+def models_show(version: int) -> None:
+    """Everything the registry holds about one version, as JSON."""
+    from recsys.training.registry import list_models
+
+    row = next((m for m in list_models(Context().engine) if m.version == version), None)
+    if row is None:
+        raise _fail(f"no model version {version}")
+    fields = (
+        "version", "algorithm", "params", "feature_service", "train_start", "train_end",
+        "n_interactions", "metrics", "artifact_path", "artifact_sha256", "reference_path",
+        "is_active", "created_at", "activated_at",
+    )  # fmt: skip
+    console.print_json(json.dumps({f: getattr(row, f) for f in fields}, default=str))
 
 
 @models_app.command("activate")

@@ -1,5 +1,6 @@
 """The `recsys` command line against real stores."""
 
+import json
 import os
 from pathlib import Path
 
@@ -83,6 +84,17 @@ def test_operator_mistakes_get_one_line_answers(cli_env, tmp_path: Path) -> None
     trained = runner.invoke(app, ["train", "--model", "popularity"])
     assert trained.exit_code == 0, trained.output
     assert "(popularity) [active]: {" in trained.output  # rich took "[active]" for markup
+    # The registry row is all there: data window in the list, the rest in `models show`.
+    listed = runner.invoke(app, ["models", "list"])
+    assert listed.exit_code == 0 and " → " in listed.output, listed.output
+    version = next(line.split("│")[1].strip() for line in listed.output.splitlines() if "✓" in line)
+    shown = runner.invoke(app, ["models", "show", version])
+    assert shown.exit_code == 0, shown.output
+    row = json.loads(shown.output)
+    assert row["algorithm"] == "popularity" and len(row["artifact_sha256"]) == 64
+    assert row["train_start"] < row["train_end"] and "fit_seconds" in row["metrics"]
+    missing = runner.invoke(app, ["models", "show", "99999"])
+    assert missing.exit_code == 1 and "no model version 99999" in missing.output
 
 
 def test_unknown_ranker_is_a_clear_error(cli_env) -> None:  # type: ignore[no-untyped-def]

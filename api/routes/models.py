@@ -18,14 +18,7 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 @router.get("", response_model=list[ModelInfo], dependencies=[ReadKey])
 def models(request: Request) -> list[ModelInfo]:
     """Every registered model version, newest first."""
-    return [
-        ModelInfo(
-            version=m.version, algorithm=m.algorithm, feature_service=m.feature_service,
-            params=m.params, metrics=m.metrics, is_active=m.is_active, created_at=m.created_at,
-            activated_at=m.activated_at,
-        )
-        for m in list_models(request.app.state.engine)
-    ]  # fmt: skip
+    return [ModelInfo.model_validate(m) for m in list_models(request.app.state.engine)]
 
 
 @router.post("/{version}/activate", response_model=ModelInfo, dependencies=[AdminKey])
@@ -38,8 +31,4 @@ def activate_model(request: Request, version: Annotated[int, Path(ge=1, le=MAX_I
         raise HTTPException(409, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(404, f"version: {exc}") from exc
-    return ModelInfo(
-        version=m.version, algorithm=m.algorithm, feature_service=m.feature_service,
-        params=m.params, metrics=m.metrics, is_active=m.is_active, created_at=m.created_at,
-        activated_at=m.activated_at,
-    )  # fmt: skip
+    return ModelInfo.model_validate(m)

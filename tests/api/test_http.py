@@ -164,6 +164,9 @@ def test_models_list_and_activate(served, client) -> None:  # type: ignore[no-un
     data, als, lgbm, _ = served
     listed = client.get("/v1/models").json()
     assert {m["version"] for m in listed} >= {als.version, lgbm.version}
+    mine = next(m for m in listed if m["version"] == als.version)
+    assert mine["artifact_sha256"] == als.artifact_sha256
+    assert mine["train_start"] < mine["train_end"] and mine["n_interactions"] > 0
     url = f"/v1/models/{als.version}/activate"
     assert client.post(url).status_code == 401
     assert client.post(url, headers={"X-API-Key": "wrong"}).status_code == 401
