@@ -443,7 +443,9 @@ def evaluate(
     path: Annotated[Path | None, typer.Option(help="Dataset directory or CSV file")] = None,
     protocol: Annotated[str, typer.Option(help="temporal | random | files")] = "temporal",
     test_ratio: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.2,
-    seed: Annotated[int, typer.Option()] = 42,
+    seed: Annotated[
+        int, typer.Option(help="Draws the random split and validation carves (not the data)")
+    ] = 42,
     k: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     model: Annotated[
         list[str] | None, typer.Option(help="Ranker to evaluate, repeatable (default: all)")

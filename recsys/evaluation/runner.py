@@ -209,7 +209,9 @@ def split_data(
     path = spec.path
     if spec.dataset in ("movielens", "ml-latest-small") and path is None:
         path = settings.dataset_path
-    data = read_dataset(spec.dataset, path, seed=spec.seed)
+    # The seed draws the split, not the data: the synthetic dataset is the same under any seed,
+    # so comparing seeds compares splits (it used to generate another dataset per seed).
+    data = read_dataset(spec.dataset, path)
     if spec.protocol == "temporal":
         train, test = temporal_split(data.interactions, test_ratio=spec.test_ratio)
     elif spec.protocol == "random":

@@ -217,3 +217,16 @@ def test_evaluate_refuses_what_it_would_ignore_or_fail_to_write_before_any_work(
             result.output.split()
         )
         assert "evaluating" not in result.output
+
+
+def test_the_seed_draws_the_split_not_the_synthetic_data(settings) -> None:  # type: ignore[no-untyped-def]
+    def split(protocol: str, seed: int):  # type: ignore[no-untyped-def]
+        spec = EvaluationSpec(dataset="synthetic", protocol=protocol, seed=seed)
+        return split_data(spec, settings)
+
+    (data42, train42, _), (data7, train7, _) = split("temporal", 42), split("temporal", 7)
+    pd.testing.assert_frame_equal(data42.interactions, data7.interactions)
+    pd.testing.assert_frame_equal(train42, train7)  # a temporal split has nothing to draw
+    _, random42, _ = split("random", 42)
+    _, random7, _ = split("random", 7)
+    assert len(random42) == len(random7) and not random42.equals(random7)
