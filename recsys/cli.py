@@ -456,6 +456,10 @@ def evaluate(
     recs_out: Annotated[
         Path | None, typer.Option("--recs-out", help="Write every top-k as CSV")
     ] = None,
+    test_out: Annotated[
+        Path | None,
+        typer.Option("--test-out", help="Write the test rows scored against as CSV (user,item)"),
+    ] = None,
     validation: Annotated[
         bool,
         typer.Option(
@@ -490,7 +494,11 @@ def evaluate(
                 "drop them, or drop --train/--test to split a dataset"
             )
         protocol = "files"
-    for option, output in (("--json", json_out), ("--recs-out", recs_out)):
+    for option, output in (
+        ("--json", json_out),
+        ("--recs-out", recs_out),
+        ("--test-out", test_out),
+    ):
         if output is not None:
             _check_output(option, output)
     spec = EvaluationSpec(
@@ -530,6 +538,9 @@ def evaluate(
     if recs_out:
         report.recommendations_frame().to_csv(recs_out, index=False)
         console.print(f"recommendations: {recs_out}")
+    if test_out:
+        report.test_rows_frame().to_csv(test_out, index=False)
+        console.print(f"test rows: {test_out}")
 
 
 # -- serving -------------------------------------------------------------------------------------

@@ -101,6 +101,8 @@ class EvaluationReport:
     results: list[AlgorithmResult]
     setup_seconds: dict[str, float]
     dropped_test_rows: dict[str, int] = field(default_factory=dict)
+    #: The test items each evaluated user had (what every metric counts as relevant).
+    relevant: dict[str, set[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         k = self.spec.k
@@ -141,6 +143,12 @@ class EvaluationReport:
             for rank, (item, score) in enumerate(items, 1)
         ]
         return pd.DataFrame(rows, columns=["algorithm", "user", "item", "rank", "score"])
+
+    def test_rows_frame(self) -> pd.DataFrame:
+        """The test rows the metrics were computed on (user, item): with
+        :meth:`recommendations_frame`, all it takes to recompute them."""
+        rows = sorted((user, item) for user, items in self.relevant.items() for item in items)
+        return pd.DataFrame(rows, columns=["user", "item"])
 
 
 def evaluation_endpoints(settings: Settings, endpoints: Endpoints) -> tuple[Settings, Endpoints]:
@@ -382,4 +390,5 @@ def _evaluate(
         results=results,
         setup_seconds=setup,
         dropped_test_rows={k: int(v) for k, v in test.attrs.get("dropped", {}).items()},
+        relevant={str(user): {str(i) for i in items} for user, items in relevant.items()},
     )

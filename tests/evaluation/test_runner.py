@@ -230,3 +230,24 @@ def test_the_seed_draws_the_split_not_the_synthetic_data(settings) -> None:  # t
     _, random42, _ = split("random", 42)
     _, random7, _ = split("random", 7)
     assert len(random42) == len(random7) and not random42.equals(random7)
+
+
+def test_the_metrics_recompute_from_the_cli_files_under_a_dataset_protocol(  # type: ignore[no-untyped-def]
+    cli_env, tmp_path: Path
+) -> None:
+    """--recs-out plus --test-out is all it takes, without this package's split code."""
+    out, recs, rows = tmp_path / "r.json", tmp_path / "recs.csv", tmp_path / "test.csv"
+    result = CliRunner().invoke(
+        app,
+        ["evaluate", "--dataset", "synthetic", "--protocol", "random", "--model", "popularity",
+         "--json", str(out), "--recs-out", str(recs), "--test-out", str(rows)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    results = pd.read_json(out, typ="series")
+    test = pd.read_csv(rows, dtype=str)
+    assert len(test) == results["test_rows"] and test["user"].nunique() == results["test_users"]
+    top = pd.read_csv(recs, dtype={"user": str, "item": str}).sort_values(["user", "rank"])
+    lists = top.groupby("user")["item"].apply(list).to_dict()
+    relevant = test.groupby("user")["item"].apply(set).to_dict()
+    recomputed = ndcg_at_k(lists, relevant, k=10)
+    assert recomputed == pytest.approx(results["results"][0]["ndcg@10"])
