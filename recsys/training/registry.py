@@ -90,9 +90,7 @@ def activate(engine: Engine, version: int) -> Model:
 
 
 def rollback(engine: Engine) -> Model:
-    """Re-activate the version that was active before the current one. The version rolled back
-    from counts as never activated (its ``activated_at`` is cleared), so a second rollback goes
-    one further back instead of returning to it; ``activate`` brings it back."""
+    """Re-activate the version that was active before the current one."""
     with Session(engine) as session:
         current = session.scalar(select(Model).where(Model.is_active))
         previous = session.scalar(
@@ -106,13 +104,7 @@ def rollback(engine: Engine) -> Model:
             "no earlier active version to roll back to"
             + (f" (version {current.version} is the only one ever activated)" if current else "")
         )
-    row = activate(engine, previous.version)
-    if current is not None:
-        with Session(engine) as session, session.begin():
-            session.execute(
-                update(Model).where(Model.version == current.version).values(activated_at=None)
-            )
-    return row
+    return activate(engine, previous.version)
 
 
 def active_model(engine: Engine) -> Model | None:

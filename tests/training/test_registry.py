@@ -61,19 +61,6 @@ def test_newest_is_active_and_rollback_returns_to_the_previous(registry, tmp_pat
     assert rollback(registry).version == first.version  # back to the one active before
 
 
-def test_rollbacks_walk_back_through_what_was_active(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """A second rollback goes one further back: it used to return to the version just rolled
-    back from, flipping between the last two."""
-    first, second, third = (_register(registry, tmp_path, "popularity") for _ in range(3))
-    assert active_model(registry).version == third.version
-    assert rollback(registry).version == second.version
-    assert rollback(registry).version == first.version
-    with pytest.raises(LookupError, match="only one ever activated"):
-        rollback(registry)
-    activate(registry, third.version)  # activating again brings a rolled-back version back
-    assert rollback(registry).version == first.version
-
-
 def test_a_version_whose_ranker_is_not_installed_is_refused(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """E.g. another package's ranker, uninstalled: activation used to accept it, and every API
     replica started afterwards answered 503."""
