@@ -386,9 +386,9 @@ def _window(start: datetime | None, end: datetime | None) -> str:
 @models_app.command("show")
 def models_show(version: int) -> None:
     """Everything the registry holds about one version, as JSON."""
-    from recsys.training.registry import list_models
+    from recsys.training.registry import get_model
 
-    row = next((m for m in list_models(Context().engine) if m.version == version), None)
+    row = get_model(Context().engine, version)
     if row is None:
         raise _fail(f"no model version {version}")
     fields = (

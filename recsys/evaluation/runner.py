@@ -339,13 +339,14 @@ def _evaluate(
 
     results = []
     try:
-        for name in spec.algorithms:  # a missing FeatureService stops the run before any fit
-            ranker = create_ranker(name, _protocol_params(name, spec))
+        rankers = {
+            name: create_ranker(name, _protocol_params(name, spec)) for name in spec.algorithms
+        }
+        for ranker in rankers.values():  # a missing FeatureService stops the run before any fit
             if ranker.uses_store_features:
                 resolve_feature_service(store, ranker)
-        for name in spec.algorithms:
+        for name, ranker in rankers.items():
             progress(f"fit {name}")
-            ranker = create_ranker(name, _protocol_params(name, spec))
             started = time.perf_counter()
             ranker.fit(matrix)
             fit_seconds = time.perf_counter() - started

@@ -112,6 +112,11 @@ def active_model(engine: Engine) -> Model | None:
         return session.scalar(select(Model).where(Model.is_active))
 
 
+def get_model(engine: Engine, version: int) -> Model | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.get(Model, version)
+
+
 def list_models(engine: Engine) -> list[Model]:
     with Session(engine, expire_on_commit=False) as session:
         return list(session.scalars(select(Model).order_by(Model.version.desc())))

@@ -41,6 +41,15 @@ def _register(engine, tmp_path: Path, algorithm: str, interactions=None) -> Mode
     return register_model(engine, row)
 
 
+def _activate_behind_the_registrys_back(engine, version: int) -> None:  # type: ignore[no-untyped-def]
+    """Make a version the active row directly, without ``activate``'s checks."""
+    with engine.begin() as conn:
+        conn.execute(Model.__table__.update().values(is_active=False))
+        conn.execute(
+            Model.__table__.update().where(Model.version == version).values(is_active=True)
+        )
+
+
 @pytest.fixture
 def registry(engine):  # type: ignore[no-untyped-def]
     load_dataset(engine, generate_synthetic(CATALOGUE))  # the catalogue the versions are for
@@ -77,11 +86,7 @@ def test_a_version_whose_ranker_is_not_installed_is_refused(registry, tmp_path: 
 
     holder = ActiveModelHolder(registry, refresh_seconds=0)
     assert holder.get().version == good.version
-    with registry.begin() as conn:  # switched behind the registry's back: still not served
-        conn.execute(Model.__table__.update().values(is_active=False))
-        conn.execute(
-            Model.__table__.update().where(Model.version == gone.version).values(is_active=True)
-        )
+    _activate_behind_the_registrys_back(registry, gone.version)  # still not served
     assert holder.get().version == good.version
     assert "unknown ranker 'gone'" in (holder.last_error or "")
 
@@ -107,11 +112,7 @@ def test_corrupt_artifact_is_refused_and_the_previous_version_keeps_serving(
     assert active_model(registry).version == good.version
 
     # Even if the registry row is switched behind its back, the holder refuses the corrupt one.
-    with registry.begin() as conn:
-        conn.execute(Model.__table__.update().values(is_active=False))
-        conn.execute(
-            Model.__table__.update().where(Model.version == bad.version).values(is_active=True)
-        )
+    _activate_behind_the_registrys_back(registry, bad.version)
     assert holder.get().version == good.version
     assert "checksum" in (holder.last_error or "")
 
@@ -132,11 +133,7 @@ def test_a_version_trained_on_another_catalogue_is_refused(registry, tmp_path: P
 
     holder = ActiveModelHolder(registry, refresh_seconds=0)
     assert holder.get().version == good.version
-    with registry.begin() as conn:  # switched behind the registry's back: still not served
-        conn.execute(Model.__table__.update().values(is_active=False))
-        conn.execute(
-            Model.__table__.update().where(Model.version == stranger.version).values(is_active=True)
-        )
+    _activate_behind_the_registrys_back(registry, stranger.version)  # still not served
     assert holder.get().version == good.version
     assert "another catalogue" in (holder.last_error or "")
 
