@@ -6,13 +6,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from recsys.data.schema import RATING_RANGE
 
 MAX_CANDIDATES = 1_000
 MAX_EVENTS = 1_000
 MAX_ID = 2**31 - 1  # model versions and report ids are Postgres integers
+MODEL_OR_ALGORITHM = "give model (a version) or algorithm (a ranker's name), not both"
 
 
 def _storable(value: str) -> str:
@@ -32,6 +41,19 @@ def _storable(value: str) -> str:
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128), AfterValidator(_storable)
 ]
+
+
+def _registered_ranker(name: str) -> str:
+    from recsys.ranking import available_rankers  # the registry fills itself on first use
+
+    known = available_rankers()
+    if name not in known:
+        raise ValueError(f"unknown ranker {name!r}; registered: {', '.join(known)}")
+    return name
+
+
+#: a ranker's registered name (`algorithm=`)
+RankerName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_registered_ranker)]
 #: free text that also ends up in queries (genres, event types)
 Text = Annotated[str, StringConstraints(max_length=128), AfterValidator(_storable)]
 
@@ -56,7 +78,9 @@ class RecommendationsResponse(BaseModel):
     user_id: str
     model_version: int
     algorithm: str
-    variant: str = Field(description="Experiment arm: active, vN (split), override-vN (model=)")
+    variant: str = Field(
+        description="Experiment arm: active, vN (split), override-vN (model= or algorithm=)"
+    )
     fallback: bool = Field(description="True when popular items are served instead of a ranking")
     degraded: bool = Field(description="True when the online store did not answer")
     items: list[RecommendedItem]
@@ -90,6 +114,9 @@ class RankRequestBody(BaseModel):
     model: int | None = Field(
         None, ge=1, le=MAX_ID, description="Model version (default: the user's arm)"
     )
+    algorithm: RankerName | None = Field(
+        None, description="A ranker by name: its active version, else its newest (not with model)"
+    )
     exclude_seen: bool = True
     exclude: list[Identifier] = Field(default_factory=list, max_length=MAX_CANDIDATES)
     # "genre" too: the GET option's name, which the README calls the same option
@@ -97,6 +124,12 @@ class RankRequestBody(BaseModel):
         default_factory=list, max_length=50, validation_alias=AliasChoices("genres", "genre")
     )
     explain: bool = False
+
+    @model_validator(mode="after")
+    def _one_model_choice(self) -> RankRequestBody:
+        if self.model is not None and self.algorithm is not None:
+            raise ValueError(MODEL_OR_ALGORITHM)
+        return self
 
     model_config = {
         "extra": "forbid",  # a misspelt option would otherwise be ignored without a word

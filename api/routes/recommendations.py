@@ -3,13 +3,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from api.deps import ReadKey, ServiceDep
 from api.schemas import (
     MAX_CANDIDATES,
     MAX_ID,
+    MODEL_OR_ALGORITHM,
     Explanation,
     Identifier,
+    RankerName,
     RankRequestBody,
     RecommendationsResponse,
     RecommendedItem,
@@ -37,16 +40,17 @@ def _answer(
     background: BackgroundTasks,
     rank_request: RankRequest,
 ) -> RecommendationsResponse:
+    field = "algorithm" if rank_request.algorithm is not None else "model"
     try:
         result, shadows = service.recommend(rank_request)
     except NoModelError as exc:
         raise HTTPException(503, str(exc)) from exc
     except UnknownModelError as exc:
-        raise HTTPException(404, f"model: {exc}") from exc
+        raise HTTPException(404, f"{field}: {exc}") from exc
     except ModelLoadError as exc:  # the version asked for exists but is not servable
-        raise HTTPException(409, f"model: {exc}") from exc
+        raise HTTPException(409, f"{field}: {exc}") from exc
     except RegistryUnavailableError as exc:
-        raise HTTPException(503, f"model: {exc}") from exc
+        raise HTTPException(503, f"{field}: {exc}") from exc
     request.state.model = str(result.model_version)
     log = request.app.state.serve_log
     log.submit(serve_log_row(result, rank_request.endpoint))
@@ -101,6 +105,10 @@ async def recommendations(
     model: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Model version override")
     ] = None,
+    algorithm: Annotated[
+        RankerName | None,
+        Query(description="A ranker by name: its active version, else its newest (not with model)"),
+    ] = None,
     exclude_seen: Annotated[bool, Query(description="Leave out items the user had")] = True,
     exclude: Annotated[
         list[Identifier], Query(max_length=MAX_CANDIDATES, description="Item ids to leave out")
@@ -118,13 +126,17 @@ async def recommendations(
     An unknown user gets the most popular items with `fallback: true`; when the online store
     does not answer, `degraded: true`.
     """
+    if model is not None and algorithm is not None:
+        raise RequestValidationError(
+            [{"loc": ("query", "algorithm"), "msg": MODEL_OR_ALGORITHM, "type": "value_error"}]
+        )
     return _answer(
         request,
         service,
         background,
         RankRequest(
-            user_id=user_id, k=k, model_version=model, exclude_seen=exclude_seen,
-            exclude=exclude, genres=genre, explain=explain,
+            user_id=user_id, k=k, model_version=model, algorithm=algorithm,
+            exclude_seen=exclude_seen, exclude=exclude, genres=genre, explain=explain,
         ),
     )  # fmt: skip
 
@@ -141,7 +153,8 @@ async def rank(
         background,
         RankRequest(
             user_id=body.user_id, k=body.k or len(body.candidates), candidates=body.candidates,
-            model_version=body.model, exclude_seen=body.exclude_seen, exclude=body.exclude,
+            model_version=body.model, algorithm=body.algorithm, exclude_seen=body.exclude_seen,
+            exclude=body.exclude,
             genres=body.genres, explain=body.explain, endpoint="rank",
         ),
     )  # fmt: skip

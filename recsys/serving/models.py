@@ -1,5 +1,6 @@
 """The models being served: the registry's active version (reloaded when it changes) and any
-version asked for by name (an experiment arm, a shadow, a `model=` override)."""
+version asked for by number (an experiment arm, a shadow, a `model=` override) or by ranker name
+(an `algorithm=` override)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from recsys.db.models import Model
@@ -74,6 +75,9 @@ class ActiveModelHolder:
         self._failed: dict[int, tuple[float, UnknownModelError | ModelLoadError]] = {}
         self._retry_seconds = max(refresh_seconds, 1.0)
         self._registry_down_until = 0.0
+        # ranker name → (when, its newest version or None): asked by name, the registry is read
+        # at most once per refresh period, as for the active version
+        self._newest: dict[str, tuple[float, int | None]] = {}
         # (version, checksum, activated_at) of an active row refused for good (a bad artifact,
         # another catalogue): not reloaded until the row changes or is activated again
         self._refused: tuple[int, str, object] | None = None
@@ -136,6 +140,39 @@ class ActiveModelHolder:
         served = ServedModel.from_row(row, ranker)
         self._by_version[version] = served
         return served
+
+    def version_of(self, algorithm: str) -> int:
+        """The version that serves a ranker asked for by name: the active version when it is
+        that ranker (the operator's choice), else the ranker's newest registered version.
+        Raises :class:`UnknownModelError` when no version of it was trained, or
+        :class:`RegistryUnavailableError`."""
+        current = self.get()
+        if current is not None and current.algorithm == algorithm:
+            return current.version
+        now = time.monotonic()
+        cached = self._newest.get(algorithm)
+        if cached is None or now - cached[0] >= self._refresh_seconds:
+            if now < self._registry_down_until:
+                raise RegistryUnavailableError("the model registry is unavailable")
+            try:
+                with Session(self._engine) as session:
+                    newest = session.scalar(
+                        select(func.max(Model.version)).where(Model.algorithm == algorithm)
+                    )
+            except Exception as exc:
+                self._registry_down_until = now + self._retry_seconds
+                raise RegistryUnavailableError(
+                    f"the model registry is unavailable ({type(exc).__name__})"
+                ) from exc
+            if len(self._newest) >= MAX_REMEMBERED:
+                self._newest.clear()
+            cached = self._newest[algorithm] = (now, newest)
+        if cached[1] is None:
+            raise UnknownModelError(
+                f"no version of {algorithm!r} is trained: train one with "
+                f"`recsys train --model {algorithm}`"
+            )
+        return cached[1]
 
     def _remember(self, version: int, error: UnknownModelError | ModelLoadError) -> None:
         now = time.monotonic()

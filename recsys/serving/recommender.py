@@ -56,6 +56,8 @@ class RankRequest:
     #: caller-supplied candidates (`POST /v1/rank`); None = the model's own generator
     candidates: Sequence[str] | None = None
     model_version: int | None = None
+    #: a ranker by name (`algorithm=`): its active or newest version; not with model_version
+    algorithm: str | None = None
     exclude_seen: bool = True
     exclude: Sequence[str] = ()
     genres: Sequence[str] = ()
@@ -119,11 +121,17 @@ class RecommendationService:
     def current_model(self) -> ServedModel | None:
         return self.models.get()
 
-    def model_for(self, user_id: str, override: int | None = None) -> tuple[ServedModel, str]:
-        """(model, variant): an explicit version, else the user's experiment arm, else the
-        registry's active version."""
+    def model_for(
+        self, user_id: str, override: int | None = None, algorithm: str | None = None
+    ) -> tuple[ServedModel, str]:
+        """(model, variant): an explicit version, else a ranker asked for by name (its active
+        or newest version), else the user's experiment arm, else the registry's active
+        version."""
         if override is not None:
             return self.models.version(override), f"override-v{override}"
+        if algorithm is not None:
+            version = self.models.version_of(algorithm)
+            return self.models.version(version), f"override-v{version}"
         assigned = assign_version(user_id, self.experiment)
         if assigned is not None:
             try:
@@ -214,7 +222,9 @@ class RecommendationService:
     def recommend(self, request: RankRequest) -> tuple[RecommendationResult, list[Any]]:
         """The answer, plus the shadow work to do after the response (see :meth:`run_shadows`)."""
         started = time.perf_counter()
-        model, variant = self.model_for(request.user_id, request.model_version)
+        model, variant = self.model_for(
+            request.user_id, request.model_version, request.algorithm
+        )
         result = self._rank(model, variant, request, started)
         shadows = [v for v in self.experiment.shadows if v != model.version]
         return result, [(version, request, result.request_id) for version in shadows]

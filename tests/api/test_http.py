@@ -15,9 +15,13 @@ from sqlalchemy import text
 
 from api.app import create_app
 from recsys.config import Settings
+from recsys.db.models import Model
 from recsys.infra.endpoints import connect_redis
 from recsys.infra.services import resolve_endpoints
+from recsys.ranking import registry as ranker_registry
+from recsys.ranking.popularity import PopularityRanker
 from recsys.serving.experiments import ExperimentConfig, assign_version
+from recsys.training.registry import register_model
 from tests.api.conftest import KEY
 
 pytestmark = [
@@ -179,6 +183,63 @@ def test_models_list_and_activate(served, client) -> None:  # type: ignore[no-un
     finally:
         client.post(f"/v1/models/{lgbm.version}/activate", headers={"X-API-Key": KEY})
     assert client.post("/v1/models/999/activate", headers={"X-API-Key": KEY}).status_code == 404
+
+
+def test_a_ranker_asked_for_by_name(served, client, engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`algorithm=NAME` serves that ranker's active version when it is active, else its newest;
+    a ranker never trained is a 404, an unknown name or both choices a 422, each naming the
+    field."""
+    data, als, lgbm, _ = served
+    user = data.interactions["user_id"].iloc[0]
+    url = f"/v1/users/{user}/recommendations"
+
+    def served_by(**params: object) -> tuple[int, str, str]:
+        body = client.get(url, params=params).json()
+        return body["model_version"], body["algorithm"], body["variant"]
+
+    def posted_by(**fields: object) -> int:
+        body = {"user_id": user, "candidates": data.items["item_id"].tolist()[:20], **fields}
+        return client.post("/v1/rank", json=body).json()["model_version"]
+
+    assert served_by(algorithm="lightgbm") == (
+        lgbm.version,
+        "lightgbm",
+        f"override-v{lgbm.version}",
+    )
+    assert served_by(algorithm="als") == (als.version, "als", f"override-v{als.version}")
+    # A newer ALS version (the same artifact, registered later, not activated) is the newest...
+    newer = {c.key: getattr(als, c.key) for c in Model.__table__.columns}
+    newer = register_model(
+        engine,
+        Model(**{k: v for k, v in newer.items() if k not in ("version", "created_at")}),
+        activate=False,
+    )
+    assert served_by(algorithm="als")[0] == newer.version
+    assert posted_by(algorithm="als") == newer.version
+    # ...but an active version of that ranker is the operator's choice and wins.
+    client.post(f"/v1/models/{als.version}/activate", headers={"X-API-Key": KEY})
+    try:
+        assert served_by(algorithm="als")[0] == als.version
+    finally:
+        client.post(f"/v1/models/{lgbm.version}/activate", headers={"X-API-Key": KEY})
+
+    class NeverTrained(PopularityRanker):
+        name = "never_trained"
+
+    monkeypatch.setitem(ranker_registry._RANKERS, NeverTrained.name, NeverTrained)
+    untrained = client.get(url, params={"algorithm": "never_trained"})
+    assert untrained.status_code == 404
+    assert untrained.json()["detail"].startswith("algorithm: no version of 'never_trained'")
+    unknown = client.get(url, params={"algorithm": "nope"})
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == [
+        "query",
+        "algorithm",
+    ]
+    assert "unknown ranker 'nope'" in unknown.json()["detail"][0]["msg"]
+    both = client.get(url, params={"algorithm": "als", "model": als.version})
+    assert both.status_code == 422 and "not both" in both.json()["detail"][0]["msg"]
+    body = {"user_id": user, "candidates": ["1"], "algorithm": "nope"}
+    assert client.post("/v1/rank", json=body).json()["detail"][0]["loc"] == ["body", "algorithm"]
 
 
 def test_reads_need_a_key_only_when_protected(served, client) -> None:  # type: ignore[no-untyped-def]
