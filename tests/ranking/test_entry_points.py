@@ -1,5 +1,7 @@
 """A ranker from another installed package registers through the `recsys.rankers` entry point."""
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 
 from recsys.ranking import InteractionData, available_rankers, create_ranker, registry
-from tests.ranking.contract import checkerboard
+from recsys.testing import RankerContract, checkerboard
 
 README_EXAMPLE = """
 import numpy as np
@@ -115,3 +117,30 @@ def test_the_readme_plugin_trains_and_serves_without_touching_the_feature_repo( 
     served = load_model(row)
     user = str(data.interactions["user_id"].iloc[0])
     assert len(served.recommend(user, 5).item_ids) == 5
+
+
+PLUGIN_TESTS = """
+from my_rankers.random_ranker import RandomRanker
+from recsys.testing import RankerContract
+
+
+class TestRandom(RankerContract):
+    def make_ranker(self):
+        return RandomRanker({"seed": 1})
+"""
+
+
+def test_a_plugins_own_tests_inherit_the_contract_from_the_installed_package(
+    installed_plugin: Path,
+) -> None:
+    """The README's plugin, tested by its own suite from its own directory: the contract comes
+    from the installed `recsys` package, not from this checkout's tests."""
+    (installed_plugin / "test_random.py").write_text(PLUGIN_TESTS)
+    env = {**os.environ, "PYTHONPATH": str(installed_plugin)}  # what `pip install` gives it
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_random.py"],
+        cwd=installed_plugin, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    contract_tests = [name for name in dir(RankerContract) if name.startswith("test_")]
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"{len(contract_tests)} passed" in run.stdout

@@ -3,7 +3,7 @@ import numpy as np
 from recsys.ranking import InteractionData
 from recsys.ranking.als import ALSRanker
 from recsys.ranking.lightgbm_ranker import LightGBMRanker
-from tests.ranking.contract import checkerboard
+from recsys.testing import checkerboard
 
 
 def test_similar_items_are_co_occurrence_cosines() -> None:

@@ -14,7 +14,7 @@ from recsys.ranking.lightgbm_ranker import LightGBMRanker
 from recsys.ranking.popularity import PopularityRanker
 from recsys.ranking.sequential_knn import SequentialKNNRanker
 from recsys.ranking.two_stage import TwoStageRanker
-from tests.ranking.contract import PersonalisedContract, RankerContract, checkerboard
+from recsys.testing import PersonalisedContract, RankerContract, checkerboard
 
 
 class TestPopularity(RankerContract):

@@ -1,8 +1,14 @@
-"""The contract every ranker inherits by naming a factory (implicit's / LensKit's pattern).
+"""The contract every ranker inherits by naming a factory (implicit's / LensKit's pattern),
+shipped with the package so that a ranker in another package (a ``recsys.rankers`` plugin) runs
+the same behavioural tests as the built-ins, from its own test suite::
 
-class TestMyRanker(RankerContract):
-    def make_ranker(self) -> Ranker:
-        return MyRanker()
+    from recsys.testing import PersonalisedContract  # or RankerContract: no taste to learn
+
+    class TestMyRanker(PersonalisedContract):
+        def make_ranker(self) -> Ranker:
+            return MyRanker()
+
+It needs pytest (the ``dev`` extra); nothing in the package imports it.
 """
 
 from __future__ import annotations
