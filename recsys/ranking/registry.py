@@ -38,6 +38,10 @@ def register(cls: R) -> R:
     return cls
 
 
+class BrokenPluginError(ValueError):
+    """A ranker whose entry point is installed but fails to load (its package is broken)."""
+
+
 #: Entry points that failed to load, by name: why, naming the entry point and its package.
 _BROKEN: dict[str, str] = {}
 
@@ -72,7 +76,7 @@ def get_ranker_class(name: str) -> type[Ranker]:
         return _RANKERS[name]
     except KeyError:
         if name in _BROKEN:
-            raise ValueError(f"ranker {name!r} cannot be used: {_BROKEN[name]}") from None
+            raise BrokenPluginError(f"ranker {name!r} cannot be used: {_BROKEN[name]}") from None
         raise ValueError(
             f"unknown ranker {name!r}; available: {', '.join(sorted(_RANKERS))}"
         ) from None

@@ -222,9 +222,7 @@ class RecommendationService:
     def recommend(self, request: RankRequest) -> tuple[RecommendationResult, list[Any]]:
         """The answer, plus the shadow work to do after the response (see :meth:`run_shadows`)."""
         started = time.perf_counter()
-        model, variant = self.model_for(
-            request.user_id, request.model_version, request.algorithm
-        )
+        model, variant = self.model_for(request.user_id, request.model_version, request.algorithm)
         result = self._rank(model, variant, request, started)
         shadows = [v for v in self.experiment.shadows if v != model.version]
         return result, [(version, request, result.request_id) for version in shadows]

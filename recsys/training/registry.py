@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from recsys.db.models import Model
 from recsys.ranking import Ranker, get_ranker_class, load_ranker
+from recsys.ranking.registry import BrokenPluginError
 
 
 class UnservableModelError(RuntimeError):
@@ -127,8 +128,10 @@ def verify_ranker(row: Model) -> None:
     try:
         get_ranker_class(row.algorithm)
     except ValueError as exc:
+        # installed but failing to import: installing it again as it is would not help
+        remedy = "fix or reinstall" if isinstance(exc, BrokenPluginError) else "install"
         raise UnknownRankerError(
-            f"model version {row.version}: {exc}; install the package that provides it, or "
+            f"model version {row.version}: {exc}; {remedy} the package that provides it, or "
             "activate another version"
         ) from None
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recsys.db.models import Model
 from recsys.ranking import InteractionData, available_rankers, create_ranker, registry
 from recsys.testing import RankerContract, checkerboard
+from recsys.training.registry import UnknownRankerError, verify_ranker
 
 README_EXAMPLE = """
 import numpy as np
@@ -84,6 +86,8 @@ def test_a_broken_plugin_is_left_out_and_named_while_the_rest_work(
         message = str(refused.value)
         assert "entry point broken = 'broken_rankers.mod:Missing'" in message
         assert "package 'broken-rankers'" in message and "AttributeError" in message
+        with pytest.raises(UnknownRankerError, match="fix or reinstall the package"):
+            verify_ranker(Model(version=7, algorithm="broken"))  # a version it trained earlier
     finally:
         registry._BROKEN.pop("broken", None)
         sys.modules.pop("broken_rankers.mod", None)
@@ -121,6 +125,8 @@ def test_the_readme_plugin_trains_and_serves_without_touching_the_feature_repo( 
 
 PLUGIN_TESTS = """
 from my_rankers.random_ranker import RandomRanker
+from recsys.db.models import Model
+from recsys.training.registry import UnknownRankerError, verify_ranker
 from recsys.testing import RankerContract
 
 
