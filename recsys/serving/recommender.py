@@ -248,11 +248,12 @@ class RecommendationService:
         if request.exclude_seen and self._recent is not None:
             # what the user just did: the model cannot know to skip it before it is retrained
             excluded += self._recent.items(user_id)
-        fallback = not ranker.knows_user(user_id) and request.candidates is None
+        # Cold start: nothing to personalise on. Given candidates are ranked by popularity too
+        # (the model would leave them unscored, in the caller's order), flagged the same way.
+        fallback = not ranker.knows_user(user_id)
         if request.candidates is not None:
             candidates = self._filter_given(ranker, request, excluded)
         elif fallback:
-            # Cold start: nothing to personalise on, so the most popular items, flagged.
             candidates = ranker.popular_items(
                 max(self._candidate_pool, request.k), exclude=excluded
             ).item_ids.tolist()

@@ -103,6 +103,18 @@ def test_rank_reranks_up_to_1000_candidates(served, client) -> None:  # type: ig
     assert too_many.json()["detail"][0]["loc"] == ["body", "candidates"]
 
 
+def test_rank_for_an_unknown_user_is_by_popularity_and_flagged(served, client) -> None:  # type: ignore[no-untyped-def]
+    data, *_ = served
+    by_popularity = data.interactions["item_id"].value_counts()
+    # distinct counts, so the expected order is unambiguous; given least popular first
+    distinct = by_popularity[~by_popularity.duplicated(keep=False)].index[:4].tolist()
+    given = [*distinct[::-1], "brand-new-item"]
+    body = client.post("/v1/rank", json={"user_id": "never-seen-user", "candidates": given}).json()
+    assert body["fallback"] is True
+    assert _items(body) == [*distinct, "brand-new-item"]
+    assert [i["score"] is None for i in body["items"]] == [False] * 4 + [True]
+
+
 def test_similar_items(served, client) -> None:  # type: ignore[no-untyped-def]
     data, *_ = served
     item = data.interactions["item_id"].value_counts().index[0]
