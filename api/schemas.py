@@ -13,7 +13,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
 from recsys.data.schema import RATING_RANGE
@@ -44,11 +45,9 @@ Identifier = Annotated[
 
 
 def _registered_ranker(name: str) -> str:
-    from recsys.ranking import available_rankers  # the registry fills itself on first use
+    from recsys.ranking import get_ranker_class  # the registry fills itself on first use
 
-    known = available_rankers()
-    if name not in known:
-        raise ValueError(f"unknown ranker {name!r}; registered: {', '.join(known)}")
+    get_ranker_class(name)  # its ValueError names what is installed, or why a plugin is broken
     return name
 
 
@@ -125,11 +124,12 @@ class RankRequestBody(BaseModel):
     )
     explain: bool = False
 
-    @model_validator(mode="after")
-    def _one_model_choice(self) -> RankRequestBody:
-        if self.model is not None and self.algorithm is not None:
-            raise ValueError(MODEL_OR_ALGORITHM)
-        return self
+    @field_validator("algorithm")
+    @classmethod
+    def _one_model_choice(cls, algorithm: str | None, info: ValidationInfo) -> str | None:
+        if algorithm is not None and info.data.get("model") is not None:
+            raise ValueError(MODEL_OR_ALGORITHM)  # on the field, so the 422 names it
+        return algorithm
 
     model_config = {
         "extra": "forbid",  # a misspelt option would otherwise be ignored without a word

@@ -71,6 +71,11 @@ def available_rankers() -> list[str]:
 
 
 def get_ranker_class(name: str) -> type[Ranker]:
+    # A registered name needs no discovery: scanning every installed distribution's entry
+    # points costs milliseconds, and this is on the API's request path (`algorithm=`).
+    known = _RANKERS.get(name)
+    if known is not None:
+        return known
     _discover()
     try:
         return _RANKERS[name]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
@@ -27,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 #: Failed versions remembered at once (the oldest are forgotten first).
 MAX_REMEMBERED = 64
+#: Versions other than the active one kept loaded (the least recently asked for is dropped):
+#: experiment arms and shadows are asked for all the time, and `algorithm=` follows each new
+#: version of a ranker, which would otherwise keep every earlier one in memory.
+MAX_LOADED = 8
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ class ActiveModelHolder:
         self._lock = threading.Lock()
         self._current: ServedModel | None = None
         self._checked_at = float("-inf")
-        self._by_version: dict[int, ServedModel] = {}
+        self._by_version: OrderedDict[int, ServedModel] = OrderedDict()
         # version → (when, why) it could not be served: asked again within the retry period,
         # the same answer, without re-reading the registry or re-hashing the artifact each time
         # (at most MAX_REMEMBERED: a client can ask for any number)
@@ -108,6 +114,8 @@ class ActiveModelHolder:
             return current
         served = self._by_version.get(version)
         if served is not None:
+            with suppress(KeyError):  # most recently used last; another thread may have dropped it
+                self._by_version.move_to_end(version)
             return served
         now = time.monotonic()
         failed = self._failed.get(version)
@@ -139,6 +147,11 @@ class ActiveModelHolder:
         self._failed.pop(version, None)
         served = ServedModel.from_row(row, ranker)
         self._by_version[version] = served
+        while len(self._by_version) > MAX_LOADED:
+            try:
+                self._by_version.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
         return served
 
     def version_of(self, algorithm: str) -> int:
@@ -152,27 +165,33 @@ class ActiveModelHolder:
         now = time.monotonic()
         cached = self._newest.get(algorithm)
         if cached is None or now - cached[0] >= self._refresh_seconds:
-            if now < self._registry_down_until:
-                raise RegistryUnavailableError("the model registry is unavailable")
             try:
-                with Session(self._engine) as session:
-                    newest = session.scalar(
-                        select(func.max(Model.version)).where(Model.algorithm == algorithm)
-                    )
-            except Exception as exc:
-                self._registry_down_until = now + self._retry_seconds
-                raise RegistryUnavailableError(
-                    f"the model registry is unavailable ({type(exc).__name__})"
-                ) from exc
-            if len(self._newest) >= MAX_REMEMBERED:
-                self._newest.clear()
-            cached = self._newest[algorithm] = (now, newest)
+                cached = self._newest[algorithm] = (now, self._newest_in_registry(algorithm, now))
+            except RegistryUnavailableError:
+                if cached is None:
+                    raise
+                # Postgres away: the version answered last time goes on serving (it is loaded),
+                # as the active one does
         if cached[1] is None:
             raise UnknownModelError(
                 f"no version of {algorithm!r} is trained: train one with "
                 f"`recsys train --model {algorithm}`"
             )
         return cached[1]
+
+    def _newest_in_registry(self, algorithm: str, now: float) -> int | None:
+        if now < self._registry_down_until:
+            raise RegistryUnavailableError("the model registry is unavailable")
+        try:
+            with Session(self._engine) as session:
+                return session.scalar(
+                    select(func.max(Model.version)).where(Model.algorithm == algorithm)
+                )
+        except Exception as exc:
+            self._registry_down_until = now + self._retry_seconds
+            raise RegistryUnavailableError(
+                f"the model registry is unavailable ({type(exc).__name__})"
+            ) from exc
 
     def _remember(self, version: int, error: UnknownModelError | ModelLoadError) -> None:
         now = time.monotonic()

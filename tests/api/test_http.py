@@ -250,8 +250,11 @@ def test_a_ranker_asked_for_by_name(served, client, engine, monkeypatch) -> None
     assert "unknown ranker 'nope'" in unknown.json()["detail"][0]["msg"]
     both = client.get(url, params={"algorithm": "als", "model": als.version})
     assert both.status_code == 422 and "not both" in both.json()["detail"][0]["msg"]
-    body = {"user_id": user, "candidates": ["1"], "algorithm": "nope"}
-    assert client.post("/v1/rank", json=body).json()["detail"][0]["loc"] == ["body", "algorithm"]
+    for extra in ({"algorithm": "nope"}, {"algorithm": "als", "model": als.version}):
+        body = {"user_id": user, "candidates": ["1"], **extra}
+        refused = client.post("/v1/rank", json=body)
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", "algorithm"]
 
 
 def test_reads_need_a_key_only_when_protected(served, client) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """PostgreSQL stopped under the API (its own server, started and stopped by the test): events
-answer 503 and never a 2xx without a durable row, recommendations keep answering, and after
+answer 503 and never a 2xx without a durable row, recommendations keep answering (a ranker asked
+for by name too), and after
 recovery every event that got a 2xx is in Postgres."""
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def own_stack(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     apply_definitions(stack, endpoints)
     materialize(stack, endpoints)
     store = build_feature_store(stack, endpoints)
+    train_model(stack, engine, store, "popularity", activate=False)  # asked for by name below
     train_model(stack, engine, store, "als", {"factors": 8})
     yield postgres, stack, engine, data
     engine.dispose()
@@ -70,12 +72,18 @@ def test_events_are_refused_while_postgres_is_down_and_none_is_lost(own_stack) -
 
     with TestClient(create_app(stack)) as client:
         assert send(client) == 202
+        url = f"/v1/users/{user}/recommendations?k=5&algorithm=popularity"
+        popularity = client.get(url).json()["model_version"]
         postgres.stop()
         try:
             during = [send(client) for _ in range(5)]
             assert during == [503] * 5  # never a 2xx without a durable row
             served = client.get(f"/v1/users/{user}/recommendations?k=5")
             assert served.status_code == 200 and len(served.json()["items"]) == 5
+            # a ranker asked for by name keeps the version the registry named before
+            by_name = client.get(f"/v1/users/{user}/recommendations?k=5&algorithm=popularity")
+            assert by_name.status_code == 200, by_name.text
+            assert by_name.json()["model_version"] == popularity
         finally:
             postgres.start()
         deadline = time.monotonic() + 15

@@ -1,6 +1,7 @@
 """A ranker from another installed package registers through the `recsys.rankers` entry point."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,8 +126,6 @@ def test_the_readme_plugin_trains_and_serves_without_touching_the_feature_repo( 
 
 PLUGIN_TESTS = """
 from my_rankers.random_ranker import RandomRanker
-from recsys.db.models import Model
-from recsys.training.registry import UnknownRankerError, verify_ranker
 from recsys.testing import RankerContract
 
 
@@ -149,4 +148,4 @@ def test_a_plugins_own_tests_inherit_the_contract_from_the_installed_package(
     )  # fmt: skip
     contract_tests = [name for name in dir(RankerContract) if name.startswith("test_")]
     assert run.returncode == 0, run.stdout + run.stderr
-    assert f"{len(contract_tests)} passed" in run.stdout
+    assert re.search(rf"\b{len(contract_tests)} passed\b", run.stdout), run.stdout

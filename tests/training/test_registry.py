@@ -7,7 +7,7 @@ from recsys.data.loader import load_dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 from recsys.db.models import Model
 from recsys.ranking import InteractionData, create_ranker
-from recsys.serving.models import ActiveModelHolder
+from recsys.serving.models import MAX_LOADED, ActiveModelHolder, UnknownModelError
 from recsys.training.registry import (
     ArtifactError,
     CatalogueMismatchError,
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 CATALOGUE = SyntheticConfig(n_users=30, n_items=20)
 
 
-def _register(engine, tmp_path: Path, algorithm: str, interactions=None) -> Model:  # type: ignore[no-untyped-def]
+def _register(engine, tmp_path: Path, algorithm: str, interactions=None, activate=True) -> Model:  # type: ignore[no-untyped-def]
     data = generate_synthetic(CATALOGUE)
     ranker = create_ranker(algorithm, {"factors": 4} if algorithm == "als" else {})
     ranker.fit(
@@ -38,7 +38,7 @@ def _register(engine, tmp_path: Path, algorithm: str, interactions=None) -> Mode
         n_interactions=len(data.interactions), metrics={}, artifact_path=str(directory),
         artifact_sha256=artifact_checksum(directory),
     )  # fmt: skip
-    return register_model(engine, row)
+    return register_model(engine, row, activate=activate)
 
 
 def _activate_behind_the_registrys_back(engine, version: int) -> None:  # type: ignore[no-untyped-def]
@@ -160,3 +160,22 @@ def test_a_version_that_failed_to_load_is_not_retried_until_the_retry_period_end
     time.sleep(2.2)
     assert holder.version(version.version).version == version.version
     assert version.version not in holder.version_errors()
+
+
+def test_a_ranker_asked_for_by_name_follows_its_newest_version_and_lets_old_ones_go(
+    registry, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`algorithm=` serves each new version of a ranker as it is trained; the versions it
+    served before are dropped from memory once more than MAX_LOADED are kept."""
+    active = _register(registry, tmp_path, "als")
+    holder = ActiveModelHolder(registry, refresh_seconds=0)
+    with pytest.raises(UnknownModelError, match="no version of 'popularity' is trained"):
+        holder.version_of("popularity")
+    trained = []
+    for _ in range(MAX_LOADED + 2):
+        trained.append(_register(registry, tmp_path, "popularity", activate=False).version)
+        assert holder.version_of("popularity") == trained[-1]
+        assert holder.version(trained[-1]).algorithm == "popularity"
+    assert holder.version_of("als") == active.version
+    loaded = {m.version for m in holder.loaded()}
+    assert loaded == {active.version, *trained[-MAX_LOADED:]}
