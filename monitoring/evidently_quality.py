@@ -33,6 +33,12 @@ def run_quality_report(
     from evidently.metrics import MRR, NDCG, HitRate
 
     frame = ranking_frame(served, feedback)
+    # Evidently's tables stop at the longest list served and fail when asked for a k beyond it
+    # (a week of k=5 requests, or of cold starts, against RECSYS_MONITOR_K=10). Past the
+    # longest list nothing changes: every hit is within it, so the metric at k equals the
+    # metric at the longest list's length.
+    longest = int(frame["rank"].max()) if len(frame) else k
+    k = max(1, min(k, longest))
     definition = DataDefinition(
         ranking=[Recsys(user_id="request_id", item_id="item_id", target="target",
                         prediction="rank", recommendations_type="rank")],

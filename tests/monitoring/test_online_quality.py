@@ -60,11 +60,12 @@ def test_distribution_and_personalization() -> None:
     assert personalization({"u": ["a"], "v": ["a"]}) == 0.0
 
 
-def test_evidently_agrees_with_the_projects_online_metrics() -> None:
+@pytest.mark.parametrize("length", [10, 5])  # 5: every list shorter than k (Evidently failed)
+def test_evidently_agrees_with_the_projects_online_metrics(length: int) -> None:
     from monitoring.evidently_quality import run_quality_report
 
     rng = np.random.default_rng(3)
-    lists = {f"r{r}": [f"i{r}-{rank}" for rank in range(1, 11)] for r in range(80)}
+    lists = {f"r{r}": [f"i{r}-{rank}" for rank in range(1, length + 1)] for r in range(80)}
     served = _served(lists)
     clicked = served[rng.random(len(served)) < 0.08]
     feedback = clicked[["request_id", "item_id"]]
