@@ -16,8 +16,8 @@ from recsys.config import Settings
 from recsys.db.models import DriftReport, Model
 from recsys.serving.online_features import USER_VIEWS
 
-#: Below this many compared requests, drift distances are noisy enough to raise false alarms
-#: (monitoring/evidently_report.py gives the rates).
+#: Below this many compared requests, only large shifts stand out of the sampling noise
+#: (monitoring/drift_noise.py keeps the noise itself from being called drift).
 SMALL_SAMPLE_REQUESTS = 500
 
 

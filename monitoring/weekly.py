@@ -36,6 +36,7 @@ from monitoring.drift import (
     drift_sample,
     requests_per_version,
 )
+from monitoring.drift_noise import NOISE_ALPHA
 from monitoring.evidently_quality import run_quality_report
 from monitoring.online_quality import distribution, positive_feedback, quality
 from monitoring.served import read_served_slots
@@ -45,7 +46,9 @@ from recsys.config import Settings
 from recsys.db.models import WeeklyReport
 from recsys.evaluation.metrics import item_user_counts
 
-WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+# ASCII digits only ("\d" also takes other scripts' digits), matched whole (a "$" would let a
+# trailing newline through, which the 8-character column then refused after files were written)
+WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
 #: the numbers compared week over week, and which direction is bad
 WATCHED = {"quality.ctr": "down", "quality.ndcg": "down", "quality.hit_rate": "down"}
 
@@ -58,16 +61,17 @@ class Week:
 
     @classmethod
     def parse(cls, name: str) -> Week:
-        match = WEEK.match(name)
+        match = WEEK.fullmatch(name)
         if not match:
             raise ValueError(f"week must look like 2026-W47, got {name!r}")
         year, number = int(match[1]), int(match[2])
         try:
             monday = date.fromisocalendar(year, number, 1)
-        except ValueError as exc:
-            raise ValueError(f"{name} is not an ISO week: {exc}") from exc
-        start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
-        return cls(name, start, start + timedelta(days=7))
+            start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+            end = start + timedelta(days=7)
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(f"{name} is not an ISO week that can be reported on: {exc}") from exc
+        return cls(name, start, end)
 
     @classmethod
     def last_full(cls, now: datetime | None = None) -> Week:
@@ -262,10 +266,20 @@ def build_weekly_report(
             f"{len(sample.reference)} reference rows; alert at a drifted share of "
             f"{settings.monitor_drift_alert:g}"
         )
+        within_noise = sorted(
+            c for c, v in drift.columns.items() if v["over_threshold"] and not v["drifted"]
+        )
+        if within_noise:
+            notes.append(
+                f"{len(within_noise)} column(s) over the drift threshold are within the sampling "
+                f"noise of {sample.requests} requests against {len(sample.reference)} reference "
+                f"rows (permutation test, p >= {NOISE_ALPHA:g}), so not counted as drift: "
+                + ", ".join(within_noise)
+            )
         if sample.requests < SMALL_SAMPLE_REQUESTS:
             notes.append(
-                f"drift was tested on {sample.requests} requests: distances on fewer than "
-                f"{SMALL_SAMPLE_REQUESTS} are noisy (expect false alarms)"
+                f"drift was tested on {sample.requests} requests: fewer than "
+                f"{SMALL_SAMPLE_REQUESTS} can show only large shifts"
             )
     if len(versions) > 1:
         notes.append(
@@ -313,6 +327,7 @@ def build_weekly_report(
         changes=changes,
         alert=bool(reasons),
         alert_reasons=reasons,
+        notes=notes,
         html_path=str(page),
         json_path=str(drift.json_path)
         if drift

@@ -594,8 +594,8 @@ def monitor_drift(
     )
     if requests < SMALL_SAMPLE_REQUESTS:
         console.print(
-            f"[yellow]note:[/] drift distances on fewer than {SMALL_SAMPLE_REQUESTS} requests are "
-            "noisy (expect false alarms)."
+            f"[yellow]note:[/] fewer than {SMALL_SAMPLE_REQUESTS} requests can show only large "
+            "shifts (columns within sampling noise are not counted as drift)."
         )
 
 
@@ -614,7 +614,7 @@ def monitor_weekly(
 
     ctx = Context()
     try:
-        chosen = Week.parse(week) if week else Week.last_full()
+        chosen = Week.parse(week) if week is not None else Week.last_full()
         with _step(f"weekly report {chosen.name}"):
             report = build_weekly_report(ctx.settings, ctx.engine, chosen)
     except (NoServedDataError, ValueError) as exc:
@@ -634,9 +634,11 @@ def monitor_weekly(
         table.add_row(name, f"{value:.4f}", "-" if change is None else f"{change:+.1%}")
     console.print(table)
     if report.html_path:
-        console.print(f"HTML: {report.html_path}\nJSON: {report.json_path}", soft_wrap=True)
-    if report.drift_share is None:
-        console.print("[yellow]note:[/] feature drift was not computed (the page says why)")
+        console.print(f"HTML: {report.html_path}", soft_wrap=True)
+    if report.json_path:
+        console.print(f"JSON: {report.json_path}", soft_wrap=True)
+    for note in report.notes:  # they qualify the alerts below: a reviewer reads them together
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     for reason in report.alert_reasons:
         console.print(f"[bold red]alert:[/] {escape(reason)}", soft_wrap=True)
     if report.alert and fail_on_drift:
@@ -801,3 +803,19 @@ def demo(
         from api.app import create_app
 
         uvicorn.run(create_app(ctx.settings), host=host, port=api_port, log_level="info")
+
+
+def main() -> None:
+    """The `recsys` command: :data:`app`, with a store that does not answer reported in one
+    line (cron logs and terminals got a few hundred lines of traceback)."""
+    import psycopg
+    import redis
+    import sqlalchemy.exc
+
+    try:
+        app()
+    except (sqlalchemy.exc.OperationalError, psycopg.OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise SystemExit(_fail(f"PostgreSQL did not answer: {reason}").exit_code) from None
+    except redis.exceptions.ConnectionError as exc:
+        raise SystemExit(_fail(f"Redis did not answer: {exc}").exit_code) from None

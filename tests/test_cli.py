@@ -153,3 +153,39 @@ def test_drift_report_over_an_empty_period_is_a_clear_error(cli_env) -> None:  #
         app, ["monitor", "drift", "--since", "2000-01-01", "--until", "2000-01-02"]
     )
     assert result.exit_code == 1 and "nothing was served between" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "store"),
+    [(["models", "list"], "PostgreSQL"), (["worker", "features"], "Redis")],
+)
+def test_a_store_that_does_not_answer_is_one_line(  # type: ignore[no-untyped-def]
+    command, store, settings, tmp_path: Path
+) -> None:
+    """The installed `recsys` command, with one store pointed at a closed port: one line naming
+    the store and the reason, exit 1 (it printed a few hundred lines of traceback)."""
+    import subprocess
+    import sys
+
+    from recsys.infra.embedded import _free_port
+
+    closed = _free_port()
+    env = {
+        **os.environ,
+        "RECSYS_DATABASE_URL": settings.database_url,
+        "RECSYS_REDIS_URL": settings.redis_url,
+        "RECSYS_FEAST_PROJECT": settings.feast_project,
+        "RECSYS_DATA_DIR": str(tmp_path),
+    }
+    if store == "PostgreSQL":
+        env["RECSYS_DATABASE_URL"] = f"postgresql+psycopg://root@127.0.0.1:{closed}/nowhere"
+    else:
+        env["RECSYS_REDIS_URL"] = f"redis://127.0.0.1:{closed}/0"
+    script = Path(sys.executable).with_name("recsys")  # the console script pyproject installs
+    run = subprocess.run(
+        [str(script), *command], env=env, capture_output=True, text=True, timeout=300
+    )
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"error: {store} did not answer"), run.stderr
+    assert str(closed) in lines[0]

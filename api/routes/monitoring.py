@@ -37,6 +37,8 @@ class WeeklyReportSummary(BaseModel):
     changes: dict[str, Any]
     alert: bool
     alert_reasons: list[str]
+    notes: list[str]  # what qualifies the numbers and alerts: read them with the alerts
+    drift_requests: int | None  # logged requests the drift test compared
     has_html: bool
 
 
@@ -51,7 +53,8 @@ def reports(request: Request) -> list[WeeklyReportSummary]:
             created_at=r.created_at, model_version=r.model_version, requests=r.requests,
             feedback_events=r.feedback_events, drift_share=r.drift_share,
             drifted_columns=r.drifted_columns, quality=r.quality, distribution=r.distribution,
-            changes=r.changes, alert=r.alert, alert_reasons=r.alert_reasons,
+            changes=r.changes, alert=r.alert, alert_reasons=r.alert_reasons, notes=r.notes,
+            drift_requests=r.drift_requests,
             has_html=bool(r.html_path and Path(r.html_path).is_file()),
         )
         for r in rows

@@ -216,6 +216,8 @@ class WeeklyReport(Base):
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     alert: Mapped[bool] = mapped_column(Boolean)
     alert_reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    #: what qualifies the numbers and alerts (small samples, mixed versions, drift within noise)
+    notes: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     html_path: Mapped[str | None] = mapped_column(Text)
     json_path: Mapped[str | None] = mapped_column(Text)
     workspace_runs: Mapped[list[str]] = mapped_column(JSONB, default=list)

@@ -204,3 +204,35 @@ def test_importing_the_module_does_not_import_evidently() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_small_samples_of_one_distribution_cross_the_threshold_but_do_not_drift(
+    tmp_path: Path,
+) -> None:
+    """60 served rows against 300: distances cross 0.1 by chance alone (an audit saw 5 of 8
+    columns alert on a clean week). Those are noise; a real shift of the same size still drifts."""
+    rng = np.random.default_rng(3)
+    reference = _frame(rng, 300)
+    same = run_drift_report(_frame(rng, 60), reference, tmp_path, "same")
+    crossed = {c for c, v in same.columns.items() if v["over_threshold"]}
+    assert len(crossed) >= 2  # what the threshold alone would have called drift
+    assert same.drifted_columns == 0 and same.drift_share == 0.0
+    assert all(same.columns[c]["noise_p_value"] >= 0.01 for c in crossed)
+
+    shifted = run_drift_report(_frame(rng, 60, score_shift=3.0), reference, tmp_path, "shifted")
+    assert shifted.columns["score"]["drifted"] and shifted.columns["score"]["noise_p_value"] < 0.01
+    assert shifted.drifted_columns == 1
+
+
+def test_the_noise_test_matches_its_false_alarm_rate() -> None:
+    """Under no drift, p < 0.01 about 1 % of the time whatever the sample sizes."""
+    from monitoring.drift_noise import noise_p_value
+
+    rng = np.random.default_rng(0)
+    p_values = [
+        noise_p_value("numerical", pd.Series(rng.normal(size=300)), pd.Series(rng.normal(size=60)))
+        for _ in range(200)
+    ]
+    assert np.mean(np.array(p_values) < 0.01) <= 0.04  # 1 % expected; 4 %: ~3 sd above
+    shifted = pd.Series(rng.normal(0.6, 1.0, size=60))
+    assert noise_p_value("numerical", pd.Series(rng.normal(size=300)), shifted) < 0.01

@@ -138,11 +138,14 @@ def test_week_names() -> None:
     week = Week.parse("2026-W01")
     assert week.start == datetime(2025, 12, 29, tzinfo=UTC) and week.previous().name == "2025-W52"
     assert Week.last_full(datetime(2026, 11, 29, tzinfo=UTC)).name == "2026-W47"
-    with pytest.raises(ValueError, match="2026-W47"):
-        Week.parse("2026-47")
+    for bad in ("2026-47", "2026-W49\n", "\uff12\uff10\uff12\uff16-W49", "", " 2026-W49"):
+        with pytest.raises(ValueError, match="must look like 2026-W47"):
+            Week.parse(bad)  # a newline, full-width digits, nothing: each was taken once
+    with pytest.raises(ValueError, match="9999-W52 is not an ISO week that can be reported on"):
+        Week.parse("9999-W52")  # its end overflowed datetime
 
 
-def test_cli_prints_the_week_and_fails_on_alert(week_served, cli_env) -> None:  # type: ignore[no-untyped-def]
+def test_cli_prints_the_week_and_fails_on_alert(week_served, cli_env, engine) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
     from recsys.cli import app
@@ -151,6 +154,11 @@ def test_cli_prints_the_week_and_fails_on_alert(week_served, cli_env) -> None:  
     shown = runner.invoke(app, ["monitor", "weekly", "--week", week_served.name])
     assert shown.exit_code == 0, shown.output
     assert week_served.name in shown.output and "quality.ndcg" in shown.output
+    with Session(engine) as session:
+        report = session.scalar(select(WeeklyReport).where(WeeklyReport.week == week_served.name))
+    assert report is not None and report.notes  # 60 requests: at least the small-sample note
+    for note in report.notes:  # what qualifies the numbers is printed beside them
+        assert note[:40] in " ".join(shown.output.split()), (note, shown.output)
     # the previous test left last week's better numbers: the alert fails the job when asked
     failed = runner.invoke(
         app, ["monitor", "weekly", "--week", week_served.name, "--fail-on-drift"]
@@ -166,6 +174,7 @@ def test_the_api_lists_reports_and_serves_their_html(week_served, settings, engi
         listed = client.get("/v1/monitoring/reports").json()
         mine = next(r for r in listed if r["week"] == week_served.name)
         assert mine["id"] == report.id and mine["has_html"] and mine["requests"] == REQUESTS
+        assert mine["notes"] == report.notes and mine["drift_requests"] == report.drift_requests
         html = client.get(f"/v1/monitoring/reports/{report.id}")
         assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
         assert len(html.content) > 10_000
