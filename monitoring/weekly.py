@@ -39,6 +39,7 @@ from monitoring.drift import (
 from monitoring.drift_noise import NOISE_ALPHA
 from monitoring.evidently_quality import run_quality_report
 from monitoring.online_quality import distribution, positive_feedback, quality
+from monitoring.quality_drop import DROP_ALPHA, drop_p_value
 from monitoring.served import read_served_slots
 from monitoring.weekly_page import weekly_page
 from monitoring.workspace import publish
@@ -225,10 +226,24 @@ def build_weekly_report(
             f"feature drift: {drift.drifted_columns} of {drift.total_columns} columns "
             f"({', '.join(drifted)})"
         )
+    quality_notes = []
     for name, bad in WATCHED.items():
         change = changes.get(name)
-        if change is not None and bad == "down" and change <= -settings.monitor_quality_drop_alert:
-            reasons.append(f"{name} fell {-change:.0%} against {week.previous().name}")
+        if change is None or bad != "down" or change > -settings.monitor_quality_drop_alert:
+            continue
+        assert previous is not None  # a change needs last week's row
+        metric = name.removeprefix("quality.")
+        p_value = drop_p_value(
+            previous.quality[metric], previous.requests, online[metric], online["requests"]
+        )
+        fell = f"{name} fell {-change:.0%} against {week.previous().name}"
+        if p_value < DROP_ALPHA:
+            reasons.append(fell)
+        else:
+            quality_notes.append(
+                f"{fell}, within the noise of {int(online['requests'])} and "
+                f"{previous.requests} requests (p = {p_value:.2f}): not an alert"
+            )
 
     values = {name: value for name, value in current.items() if name != "quality.requests"}
     period = f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}"
@@ -250,7 +265,7 @@ def build_weekly_report(
         summary[f"Evidently NDCG / MRR / hit rate ({sampled['request_id'].nunique()} lists)"] = (
             ", ".join(f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate"))
         )
-    notes = []
+    notes = list(quality_notes)
     if empty_lists:
         summary["empty lists served"] = f"{empty_lists} of {int(online['requests'])} requests"
         if empty_lists == online["requests"]:

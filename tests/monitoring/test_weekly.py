@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -105,6 +105,42 @@ def test_a_quality_drop_against_last_week_raises_an_alert(week_served, settings,
     assert report.changes["quality.ctr"] == pytest.approx((CLICKED / (REQUESTS * K)) / 0.2 - 1)
     assert any(r.startswith("quality.ctr fell") for r in report.alert_reasons)
     assert any(r.startswith("quality.ndcg fell") for r in report.alert_reasons)
+
+
+def test_a_quality_drop_against_a_week_of_one_request_is_noise_not_an_alert(  # type: ignore[no-untyped-def]
+    week_served, settings, engine
+) -> None:
+    """The same fall as above, against a previous week of a single request: within noise."""
+    previous = week_served.previous()
+    with Session(engine) as session, session.begin():
+        session.execute(delete(WeeklyReport).where(WeeklyReport.week == previous.name))
+        session.add(
+            WeeklyReport(
+                week=previous.name, period_start=previous.start, period_end=previous.end,
+                requests=1, feedback_events=1, drift_share=0.0, drifted_columns=[],
+                columns={}, quality={"ctr": 0.2, "hit_rate": 0.9, "ndcg": 0.9, "mrr": 0.9},
+                distribution={}, changes={}, alert=False, alert_reasons=[],
+            )
+        )  # fmt: skip
+    try:
+        report = build_weekly_report(settings, engine, week_served)
+    finally:  # the CLI test below expects last week's row of 100 requests back
+        with Session(engine) as session, session.begin():
+            session.execute(
+                update(WeeklyReport).where(WeeklyReport.week == previous.name).values(requests=100)
+            )
+    assert report.changes["quality.ctr"] < -0.2  # over the alert fraction...
+    assert not any(r.startswith("quality.") for r in report.alert_reasons)  # ...but noise
+    assert any(n.startswith("quality.ctr fell") and "not an alert" in n for n in report.notes)
+
+
+def test_drop_p_values() -> None:
+    from monitoring.quality_drop import drop_p_value
+
+    assert drop_p_value(0.2, 100, 0.2 / 6, 60) < 0.01  # the week above against 100 requests
+    assert drop_p_value(0.2, 1, 0.2 / 6, 60) > 0.1  # ... against one
+    assert drop_p_value(0.5, 1_000, 0.5, 1_000) == pytest.approx(0.5)
+    assert drop_p_value(0.5, 0, 0.1, 10) == 1.0
 
 
 def test_an_unreadable_reference_is_reported_and_alerted_not_fatal(  # type: ignore[no-untyped-def]
