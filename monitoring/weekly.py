@@ -20,9 +20,13 @@ is raised when the drifted share of columns or a quality drop crosses the thresh
 from __future__ import annotations
 
 import re
+import shutil
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, select, text
@@ -42,7 +46,7 @@ from monitoring.online_quality import distribution, positive_feedback, quality
 from monitoring.quality_drop import DROP_ALPHA, drop_p_value
 from monitoring.served import read_served_slots
 from monitoring.weekly_page import weekly_page
-from monitoring.workspace import publish
+from monitoring.workspace import publish, unpublish
 from recsys.config import Settings
 from recsys.db.models import WeeklyReport
 from recsys.evaluation.metrics import item_user_counts
@@ -158,7 +162,42 @@ def build_weekly_report(
     shown = distribution(served, popularity, n_users, catalogue, k)
     mark("online quality and distribution (all lists)")
 
-    out_dir = settings.reports_dir / "weekly" / week.name
+    final_dir = settings.reports_dir / "weekly" / week.name
+    workspace_dir = settings.reports_dir / "workspace"
+    # Built in a fresh folder beside the week's, swapped in once the summary row is committed:
+    # a build that fails on the way leaves the last build whole (files, row and workspace runs)
+    # and nothing of its own (an audit saw a failed rebuild leave new drift files beside the old
+    # page and row, and duplicate workspace runs after the retry).
+    out_dir = final_dir.parent / f".{week.name}.building-{uuid.uuid4().hex[:8]}"
+    runs: list[str] = []
+    try:
+        return _build_into(
+            out_dir, final_dir, workspace_dir, runs, settings, engine, week, served, feedback,
+            online, shown, k, mark,
+        )  # fmt: skip
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        unpublish(workspace_dir, runs)
+        raise
+
+
+def _build_into(
+    out_dir: Path,
+    final_dir: Path,
+    workspace_dir: Path,
+    runs: list[str],
+    settings: Settings,
+    engine: Engine,
+    week: Week,
+    served: pd.DataFrame,
+    feedback: pd.DataFrame,
+    online: dict[str, float],
+    shown: dict[str, float],
+    k: int,
+    mark: Callable[[str], None],
+) -> WeeklyReport:
+    """The report's files in ``out_dir``, its runs in the workspace (their ids appended to
+    ``runs`` as they are made), its row committed, then ``out_dir`` swapped in as ``final_dir``."""
     versions = requests_per_version(served)
     version = next(iter(versions), None)
     # A reference that cannot be read is reported and alerted on, never the end of the report:
@@ -181,11 +220,6 @@ def build_weekly_report(
             sample.current, sample.reference, out_dir, "drift",
             drift_share=settings.monitor_drift_alert, timestamp=week.start,
         )  # fmt: skip
-    if drift is None:
-        # A rebuild that computes no drift must not leave the last build's drift files beside
-        # it (removed only now: a rebuild that fails on the way keeps the last build whole).
-        for stale in ("drift.html", "drift.json"):
-            (out_dir / stale).unlink(missing_ok=True)
     mark("feature drift (Evidently, sampled)")
     # Evidently's per-k tables cost time per list: they get a uniform sample of lists (request
     # ids are random), the summary numbers above use every list.
@@ -197,9 +231,7 @@ def build_weekly_report(
     ]
     out_dir.mkdir(parents=True, exist_ok=True)
     quality_snapshot = None
-    if sampled.empty:
-        (out_dir / "quality.json").unlink(missing_ok=True)
-    else:
+    if not sampled.empty:
         quality_snapshot, evidently_values = run_quality_report(
             sampled,
             feedback[feedback["request_id"].isin(set(sampled["request_id"]))],
@@ -322,7 +354,7 @@ def build_weekly_report(
     snapshots = {"quality": quality_snapshot} if quality_snapshot is not None else {}
     if drift is not None:
         snapshots["drift"] = Snapshot.load(str(drift.json_path))
-    runs = publish(settings.reports_dir / "workspace", week.name, snapshots, replaced or [])
+    runs += publish(workspace_dir, week.name, snapshots)
 
     row = WeeklyReport(
         week=week.name,
@@ -343,13 +375,13 @@ def build_weekly_report(
         alert=bool(reasons),
         alert_reasons=reasons,
         notes=notes,
-        html_path=str(page),
-        json_path=str(drift.json_path)
+        html_path=str(final_dir / page.name),
+        json_path=str(final_dir / drift.json_path.name)
         if drift
-        else str(out_dir / "quality.json")
+        else str(final_dir / "quality.json")
         if quality_snapshot is not None
         else None,
-        workspace_runs=runs,
+        workspace_runs=list(runs),  # a copy: runs is cleared once committed
     )
     with Session(engine, expire_on_commit=False) as session, session.begin():
         # A rebuild updates the week's row in place: its id, which links point at, stays.
@@ -357,8 +389,21 @@ def build_weekly_report(
         row.created_at = datetime.now(UTC)  # when this build was made, not the first one
         row = session.merge(row) if row.id is not None else row
         session.add(row)
+    runs.clear()  # the committed row's now: no later failure may delete them
+    _swap_in(out_dir, final_dir)
+    unpublish(workspace_dir, replaced or [])  # the last build's runs, now that this one is in
     mark("page, workspace and summary row")
     return row
+
+
+def _swap_in(built: Path, final: Path) -> None:
+    """Replace ``final`` with ``built`` (two renames within one folder; the old one is removed
+    after, so a crash in between leaves a complete report under one of the two names)."""
+    old = final.parent / f".{final.name}.replaced-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        final.rename(old)
+    built.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _sample_ids(served: pd.DataFrame, n: int) -> set[str]:

@@ -1,6 +1,7 @@
 """The Evidently workspace: one project, one run per report section per week, so `evidently ui
 --workspace <reports>/workspace` shows the trend week by week. Rebuilding a week replaces its
-runs (their ids are kept in the week's summary row)."""
+runs (their ids are kept in the week's summary row): the new ones are added first, the old ones
+deleted once the new row is committed."""
 
 from __future__ import annotations
 
@@ -11,22 +12,31 @@ from typing import Any
 PROJECT = "recsys weekly"
 
 
-def publish(
-    directory: Path, week: str, snapshots: dict[str, Any], replace: Iterable[str] = ()
-) -> list[str]:
-    """Add the week's snapshots (name → Evidently snapshot) and delete the runs they replace;
-    returns the new run ids."""
+def _project(directory: Path) -> tuple[Any, Any]:
     from evidently.ui.workspace import Workspace
 
     directory.mkdir(parents=True, exist_ok=True)
     workspace = Workspace.create(str(directory))
     found = workspace.search_project(PROJECT)
-    project = found[0] if found else workspace.create_project(PROJECT)
-    existing = {str(run) for run in workspace.list_runs(project.id)}
-    for run_id in replace:
-        if run_id in existing:
-            workspace.delete_run(project.id, run_id)
+    return workspace, found[0] if found else workspace.create_project(PROJECT)
+
+
+def publish(directory: Path, week: str, snapshots: dict[str, Any]) -> list[str]:
+    """Add the week's snapshots (name → Evidently snapshot) as runs; returns their ids."""
+    workspace, project = _project(directory)
     return [
         str(workspace.add_run(project.id, snapshot, name=f"{week} {section}").id)
         for section, snapshot in snapshots.items()
     ]
+
+
+def unpublish(directory: Path, run_ids: Iterable[str]) -> None:
+    """Delete these runs (those of a week's previous build, or of a build that failed)."""
+    run_ids = list(run_ids)
+    if not run_ids:
+        return
+    workspace, project = _project(directory)
+    existing = {str(run) for run in workspace.list_runs(project.id)}
+    for run_id in run_ids:
+        if run_id in existing:
+            workspace.delete_run(project.id, run_id)

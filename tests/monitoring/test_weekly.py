@@ -89,6 +89,47 @@ def test_weekly_report_numbers_and_files(week_served, settings, engine) -> None:
     assert not set(report.workspace_runs) & after
 
 
+def test_a_rebuild_that_fails_leaves_the_last_build_whole(week_served, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """The week's row is locked, so the rebuild fails at its last step (the commit): the page,
+    drift files, row and workspace runs are the last build's, and nothing of its own is left
+    (an audit saw new drift files beside the old page, and duplicate runs after the retry)."""
+    from evidently.ui.workspace import Workspace
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    def workspace_runs() -> set[str]:
+        workspace = Workspace.create(str(settings.reports_dir / "workspace"))
+        return {
+            str(r) for r in workspace.list_runs(workspace.search_project("recsys weekly")[0].id)
+        }
+
+    last = build_weekly_report(settings, engine, week_served)
+    folder = Path(last.html_path).parent
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    runs = workspace_runs()
+    impatient = create_engine(
+        engine.url, connect_args={"options": "-c lock_timeout=500"}
+    )  # fmt: skip
+    try:
+        with engine.connect() as holder, holder.begin():
+            holder.execute(
+                text("SELECT id FROM weekly_reports WHERE week = :w FOR UPDATE"),
+                {"w": week_served.name},
+            )
+            with pytest.raises(OperationalError, match="lock"):
+                build_weekly_report(settings, impatient, week_served)
+    finally:
+        impatient.dispose()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith(".")] == []
+    assert workspace_runs() == runs
+    with Session(engine) as session:
+        row = session.scalar(select(WeeklyReport).where(WeeklyReport.week == week_served.name))
+    assert row is not None and row.workspace_runs == last.workspace_runs
+    retried = build_weekly_report(settings, engine, week_served)  # and a retry just works
+    assert len(workspace_runs()) == len(runs) and Path(retried.html_path).is_file()
+
+
 def test_a_quality_drop_against_last_week_raises_an_alert(week_served, settings, engine) -> None:  # type: ignore[no-untyped-def]
     previous = week_served.previous()
     with Session(engine) as session, session.begin():
