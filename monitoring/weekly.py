@@ -259,6 +259,10 @@ def _build_into(
             f"({', '.join(drifted)})"
         )
     quality_notes = []
+    # Which model served most of each week: a fall that comes with a new model is read differently
+    switched = ""
+    if previous is not None and previous.model_version and version != previous.model_version:
+        switched = f" (model v{previous.model_version} then, v{version} now)"
     for name, bad in WATCHED.items():
         change = changes.get(name)
         if change is None or bad != "down" or change > -settings.monitor_quality_drop_alert:
@@ -268,7 +272,7 @@ def _build_into(
         p_value = drop_p_value(
             previous.quality[metric], previous.requests, online[metric], online["requests"]
         )
-        fell = f"{name} fell {-change:.0%} against {week.previous().name}"
+        fell = f"{name} fell {-change:.0%} against {week.previous().name}" + switched
         if p_value < DROP_ALPHA:
             reasons.append(fell)
         else:
@@ -331,8 +335,15 @@ def _build_into(
     if len(versions) > 1:
         notes.append(
             f"{len(versions)} model versions served this week; drift compares v{version} "
-            "only, quality mixes them"
+            "only, the quality above mixes them (by version below)"
         )
+        for v in versions:  # most requests first
+            own = quality(served[served["model_version"] == v], feedback, k)
+            summary[f"quality of v{v} ({int(own['requests'])} requests)"] = (
+                f"CTR {own['ctr']:.4f}, NDCG {own['ndcg']:.4f}, hit rate {own['hit_rate']:.4f}"
+            )
+    if switched:
+        notes.append(f"the model that served most requests changed since last week{switched}")
     sections = []
     if quality_snapshot is not None:
         sections.append(

@@ -112,6 +112,8 @@ def test_two_versions_in_a_week_are_named(traffic, settings, engine) -> None:  #
     page = Path(report.html_path).read_text()
     assert f"v{second}: {USERS - 10}, v{first}: 10" in page
     assert f"2 model versions served this week; drift compares v{second} only" in page
+    assert f"quality of v{second} ({USERS - 10} requests)" in page  # and each one's own numbers
+    assert f"quality of v{first} (10 requests)" in page
 
 
 def test_a_rebuild_keeps_its_id_and_drops_drift_it_can_no_longer_compute(  # type: ignore[no-untyped-def]
