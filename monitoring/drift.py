@@ -43,7 +43,8 @@ def read_reference(engine: Engine, version: int) -> pd.DataFrame:
     path = Path(model.reference_path)
     if not path.is_file():
         raise ReferenceUnavailableError(
-            f"model version {version}: drift reference {path} is missing"
+            f"model version {version}: drift reference {path} is missing; `recsys train` a new "
+            "version to get a new one"
         )
     try:
         return pd.read_parquet(path)
