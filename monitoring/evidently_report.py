@@ -150,6 +150,15 @@ def _column_verdicts(snapshot_dict: dict[str, Any]) -> dict[str, dict[str, Any]]
     return columns
 
 
+def _lists(frame: pd.DataFrame) -> pd.Series | None:
+    """Which list each row belongs to (``request_id``, else ``user_id``: a reference holds one
+    list per user), in :func:`_prepare`'s row order; None when neither column is there."""
+    for column in ("request_id", "user_id"):
+        if column in frame.columns:
+            return frame[column].reset_index(drop=True)
+    return None
+
+
 def run_drift_report(
     current: pd.DataFrame,
     reference: pd.DataFrame,
@@ -196,12 +205,15 @@ def run_drift_report(
         raise RuntimeError(f"Evidently returned no drift verdict for {sorted(missing)}")
     # Evidently's verdict is the distance against the threshold; the column drifts only when that
     # distance is also beyond the sampling noise of samples this size (monitoring.drift_noise).
+    cur_groups, ref_groups = _lists(current), _lists(reference)
     for column, verdict in columns.items():
         verdict["over_threshold"] = verdict["drifted"]
         verdict["noise_p_value"] = None
         if verdict["over_threshold"]:
             kind = "numerical" if column in numerical else "categorical"
-            verdict["noise_p_value"] = noise_p_value(kind, ref[column], cur[column])
+            verdict["noise_p_value"] = noise_p_value(
+                kind, ref[column], cur[column], ref_groups, cur_groups
+            )
             verdict["drifted"] = verdict["noise_p_value"] < NOISE_ALPHA
     drifted = sum(1 for verdict in columns.values() if verdict["drifted"])
     share = drifted / len(columns)

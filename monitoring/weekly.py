@@ -19,6 +19,7 @@ is raised when the drifted share of columns or a quality drop crosses the thresh
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import time
@@ -50,6 +51,8 @@ from monitoring.workspace import publish, unpublish
 from recsys.config import Settings
 from recsys.db.models import WeeklyReport
 from recsys.evaluation.metrics import item_user_counts
+
+logger = logging.getLogger(__name__)
 
 # ASCII digits only ("\d" also takes other scripts' digits), matched whole (a "$" would let a
 # trailing newline through, which the 8-character column then refused after files were written)
@@ -170,15 +173,26 @@ def build_weekly_report(
     # page and row, and duplicate workspace runs after the retry).
     out_dir = final_dir.parent / f".{week.name}.building-{uuid.uuid4().hex[:8]}"
     runs: list[str] = []
-    try:
-        return _build_into(
-            out_dir, final_dir, workspace_dir, runs, settings, engine, week, served, feedback,
-            online, shown, k, mark,
-        )  # fmt: skip
-    except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        unpublish(workspace_dir, runs)
-        raise
+    # One build of a week at a time (a cron job and a person, or a retried job): the second
+    # waits, then builds on the first's row.
+    with engine.connect() as lock:
+        lock.execute(
+            text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": f"weekly:{week.name}"}
+        )
+        try:
+            _sweep(final_dir)
+            return _build_into(
+                out_dir, final_dir, workspace_dir, runs, settings, engine, week, served,
+                feedback, online, shown, k, mark,
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            unpublish(workspace_dir, runs)
+            raise
+        finally:
+            lock.execute(
+                text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": f"weekly:{week.name}"}
+            )
 
 
 def _build_into(
@@ -365,7 +379,7 @@ def _build_into(
     snapshots = {"quality": quality_snapshot} if quality_snapshot is not None else {}
     if drift is not None:
         snapshots["drift"] = Snapshot.load(str(drift.json_path))
-    runs += publish(workspace_dir, week.name, snapshots)
+    publish(workspace_dir, week.name, snapshots, into=runs)
 
     row = WeeklyReport(
         week=week.name,
@@ -401,20 +415,36 @@ def _build_into(
         row = session.merge(row) if row.id is not None else row
         session.add(row)
     runs.clear()  # the committed row's now: no later failure may delete them
-    _swap_in(out_dir, final_dir)
-    unpublish(workspace_dir, replaced or [])  # the last build's runs, now that this one is in
+    try:
+        _swap_in(out_dir, final_dir)
+        unpublish(workspace_dir, replaced or [])  # the last build's runs, now this one is in
+    except Exception:  # committed: what is left is tidying up, never a reason to undo the row
+        logger.exception("weekly report %s: committed, but tidying up after it failed", week.name)
     mark("page, workspace and summary row")
     return row
 
 
 def _swap_in(built: Path, final: Path) -> None:
-    """Replace ``final`` with ``built`` (two renames within one folder; the old one is removed
-    after, so a crash in between leaves a complete report under one of the two names)."""
+    """Replace ``final`` with ``built``: two renames within one folder, the old one removed after
+    (and put back if the second rename fails, so the week always has its last whole build)."""
     old = final.parent / f".{final.name}.replaced-{uuid.uuid4().hex[:8]}"
-    if final.exists():
+    had_one = final.exists()
+    if had_one:
         final.rename(old)
-    built.rename(final)
+    try:
+        built.rename(final)
+    except BaseException:
+        if had_one:
+            old.rename(final)
+        raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _sweep(final: Path) -> None:
+    """Folders a killed build of this week left behind (under the week's lock: none is live)."""
+    if final.parent.is_dir():
+        for leftover in final.parent.glob(f".{final.name}.*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _sample_ids(served: pd.DataFrame, n: int) -> set[str]:

@@ -21,13 +21,12 @@ def _project(directory: Path) -> tuple[Any, Any]:
     return workspace, found[0] if found else workspace.create_project(PROJECT)
 
 
-def publish(directory: Path, week: str, snapshots: dict[str, Any]) -> list[str]:
-    """Add the week's snapshots (name → Evidently snapshot) as runs; returns their ids."""
+def publish(directory: Path, week: str, snapshots: dict[str, Any], into: list[str]) -> None:
+    """Add the week's snapshots (name → Evidently snapshot) as runs, appending each run's id to
+    ``into`` as soon as it exists (so a failure half-way leaves no run the caller cannot find)."""
     workspace, project = _project(directory)
-    return [
-        str(workspace.add_run(project.id, snapshot, name=f"{week} {section}").id)
-        for section, snapshot in snapshots.items()
-    ]
+    for section, snapshot in snapshots.items():
+        into.append(str(workspace.add_run(project.id, snapshot, name=f"{week} {section}").id))
 
 
 def unpublish(directory: Path, run_ids: Iterable[str]) -> None:

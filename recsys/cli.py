@@ -815,7 +815,15 @@ def main() -> None:
     try:
         app()
     except (sqlalchemy.exc.OperationalError, psycopg.OperationalError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        error = getattr(exc, "orig", None) or exc
+        # Only a connection that could not be made or was lost (no SQLSTATE from a server, or
+        # class 08): a lock or statement timeout, a deadlock or a full disk is a server that
+        # answered, and keeps its traceback.
+        state = getattr(error, "sqlstate", None)
+        if state is not None and not str(state).startswith("08"):
+            raise
+        lines = str(error).strip().splitlines()
+        reason = lines[0] if lines else type(error).__name__
         raise SystemExit(_fail(f"PostgreSQL did not answer: {reason}").exit_code) from None
     except redis.exceptions.ConnectionError as exc:
         raise SystemExit(_fail(f"Redis did not answer: {exc}").exit_code) from None

@@ -189,3 +189,24 @@ def test_a_store_that_does_not_answer_is_one_line(  # type: ignore[no-untyped-de
     assert run.returncode == 1, run.stdout + run.stderr
     assert len(lines) == 1 and lines[0].startswith(f"error: {store} did not answer"), run.stderr
     assert str(closed) in lines[0]
+
+
+def test_a_server_that_answers_with_an_error_is_not_called_down(settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """A lock timeout is PostgreSQL answering: the error is its own, not 'did not answer'."""
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "RECSYS_DATABASE_URL": settings.database_url,
+        "RECSYS_REDIS_URL": settings.redis_url,
+        "PGOPTIONS": "-c lock_timeout=300",
+    }
+    script = Path(sys.executable).with_name("recsys")
+    with engine.connect() as holder, holder.begin():
+        holder.execute(text("LOCK TABLE models IN ACCESS EXCLUSIVE MODE"))
+        run = subprocess.run(
+            [str(script), "models", "list"], env=env, capture_output=True, text=True, timeout=300
+        )
+    assert run.returncode != 0 and "lock timeout" in run.stderr
+    assert "did not answer" not in run.stderr

@@ -73,8 +73,11 @@ def test_redis_stopped_under_load_degrades_then_recovers_within_5s(served, tmp_p
             for client in clients:
                 client.start()
             time.sleep(2)
-            down_at = time.monotonic()
+            stopping_at = time.monotonic()
             own.stop()  # its append-only file brings the features back on restart
+            # gone from here: stopping waits for the process to exit, which takes a while on a
+            # busy machine (answers in between were not degraded yet, and that is right)
+            down_at = time.monotonic()
             time.sleep(3)
             restart_at = time.monotonic()
             assert own.start() == stack.redis_url  # the same port again
@@ -89,7 +92,7 @@ def test_redis_stopped_under_load_degrades_then_recovers_within_5s(served, tmp_p
 
     failed = [a for a in answers if a.status != 200]
     assert not failed, f"{len(failed)} of {len(answers)} requests failed: {failed[:5]}"
-    before = [a for a in answers if a.sent + a.seconds < down_at]  # answered before the stop
+    before = [a for a in answers if a.sent + a.seconds < stopping_at]  # before the stop
     during = [a for a in answers if down_at + 0.5 < a.sent < restart_at]
     late = [a for a in answers if a.sent > up_at + 5]
     assert before and not any(a.degraded for a in before)

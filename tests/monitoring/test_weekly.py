@@ -89,7 +89,9 @@ def test_weekly_report_numbers_and_files(week_served, settings, engine) -> None:
     assert not set(report.workspace_runs) & after
 
 
-def test_a_rebuild_that_fails_leaves_the_last_build_whole(week_served, settings, engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_rebuild_that_fails_leaves_the_last_build_whole(
+    week_served, settings, engine, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """The week's row is locked, so the rebuild fails at its last step (the commit): the page,
     drift files, row and workspace runs are the last build's, and nothing of its own is left
     (an audit saw new drift files beside the old page, and duplicate runs after the retry)."""
@@ -128,6 +130,24 @@ def test_a_rebuild_that_fails_leaves_the_last_build_whole(week_served, settings,
     assert row is not None and row.workspace_runs == last.workspace_runs
     retried = build_weekly_report(settings, engine, week_served)  # and a retry just works
     assert len(workspace_runs()) == len(runs) and Path(retried.html_path).is_file()
+
+    # A failure between the week's two workspace runs (review: the first was left orphaned).
+    workspace_class = type(Workspace.create(str(settings.reports_dir / "workspace")))
+    real_add_run = workspace_class.add_run
+    calls = []
+
+    def add_run_then_fail(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real_add_run(self, *args, **kwargs)
+
+    runs = workspace_runs()
+    monkeypatch.setattr(workspace_class, "add_run", add_run_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        build_weekly_report(settings, engine, week_served)
+    monkeypatch.undo()
+    assert len(calls) == 2 and workspace_runs() == runs
 
 
 def test_a_quality_drop_against_last_week_raises_an_alert(week_served, settings, engine) -> None:  # type: ignore[no-untyped-def]
