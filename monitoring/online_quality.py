@@ -63,6 +63,15 @@ def quality(served: pd.DataFrame, feedback: pd.DataFrame, k: int) -> dict[str, f
     }
 
 
+def effective_lists(served: pd.DataFrame, k: int) -> float:
+    """How many lists of equal length the CTR's slots are worth: (Σ m)² / Σ m² over the lists'
+    slot counts m (at most k; a list that served nothing has none). Equal to the number of lists
+    when they all have k items, far fewer when a few long lists hold most slots."""
+    slots = served.loc[served["rank"] <= k].groupby("request_id").size().to_numpy(np.float64)
+    squares = float((slots**2).sum())
+    return float(slots.sum() ** 2 / squares) if squares else 0.0
+
+
 def quality_by_metric_functions(
     served: pd.DataFrame, feedback: pd.DataFrame, k: int
 ) -> dict[str, float]:

@@ -1,10 +1,13 @@
 """Is a week's quality drop beyond noise? A one-sided two-sample z-test from the stored numbers.
 
-CTR, hit rate and NDCG are means over lists of values in [0, 1], and the variance of such a value
-is at most mean × (1 − mean) (equality for a 0/1 value, as a hit is). So the test needs only what
-a week's summary row keeps — each metric and the number of lists — and errs towards calling a
-drop noise: a 71 % CTR "drop" from one request to three (an audit's week) is not an alert, a fall
-from 0.2 to 0.03 over a hundred and sixty lists is.
+Hit rate and NDCG are means over lists of values in [0, 1], and the variance of such a value is at
+most mean × (1 − mean) (equality for a 0/1 value, as a hit is), so with n = the week's lists the
+test errs towards calling a drop noise. CTR is a mean over slots, weighted by each list's length:
+its n is the effective number of lists, (Σ slots)² / Σ slots² (n = lists would overstate it when
+a few long lists hold most slots: 5.5 % false alarms at p < 0.01 in a review's simulation). It
+needs only what a week's summary row keeps. A user's several requests in a week are not
+independent either; that is not corrected for. A 71 % CTR "drop" from one request to three (an
+audit's week) is not an alert; a fall from 0.2 to 0.03 over a hundred and sixty lists is.
 """
 
 from __future__ import annotations

@@ -43,7 +43,12 @@ from monitoring.drift import (
 )
 from monitoring.drift_noise import NOISE_ALPHA
 from monitoring.evidently_quality import run_quality_report
-from monitoring.online_quality import distribution, positive_feedback, quality
+from monitoring.online_quality import (
+    distribution,
+    effective_lists,
+    positive_feedback,
+    quality,
+)
 from monitoring.quality_drop import DROP_ALPHA, drop_p_value
 from monitoring.served import read_served_slots
 from monitoring.weekly_page import weekly_page
@@ -273,6 +278,7 @@ def _build_into(
             f"({', '.join(drifted)})"
         )
     quality_notes = []
+    ctr_lists = effective_lists(served, k)
     # Which model served most of each week: a fall that comes with a new model is read differently
     switched = ""
     if previous is not None and previous.model_version and version != previous.model_version:
@@ -283,16 +289,19 @@ def _build_into(
             continue
         assert previous is not None  # a change needs last week's row
         metric = name.removeprefix("quality.")
-        p_value = drop_p_value(
-            previous.quality[metric], previous.requests, online[metric], online["requests"]
-        )
+        if metric == "ctr":  # a mean over slots: its lists weighted by length (quality_drop)
+            sizes = (previous.ctr_effective_lists or previous.requests, ctr_lists)
+        else:
+            sizes = (previous.requests, online["requests"])
+        p_value = drop_p_value(previous.quality[metric], sizes[0], online[metric], sizes[1])
         fell = f"{name} fell {-change:.0%} against {week.previous().name}" + switched
         if p_value < DROP_ALPHA:
             reasons.append(fell)
         else:
             quality_notes.append(
-                f"{fell}, within the noise of {int(online['requests'])} and "
-                f"{previous.requests} requests (p = {p_value:.2f}): not an alert"
+                f"{fell}, within the noise of {sizes[1]:.0f} and {sizes[0]:.0f} "
+                f"{'effective lists' if metric == 'ctr' else 'requests'} (p = {p_value:.2f}): "
+                "not an alert"
             )
 
     values = {name: value for name, value in current.items() if name != "quality.requests"}
@@ -400,6 +409,7 @@ def _build_into(
         alert=bool(reasons),
         alert_reasons=reasons,
         notes=notes,
+        ctr_effective_lists=ctr_lists,
         html_path=str(final_dir / page.name),
         json_path=str(final_dir / drift.json_path.name)
         if drift

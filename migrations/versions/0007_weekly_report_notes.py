@@ -1,5 +1,6 @@
 """weekly report notes: what qualifies a week's numbers and alerts (small samples, several model
-versions, drift within sampling noise), for the CLI and the API as well as the page
+versions, drift within sampling noise), for the CLI and the API as well as the page; and the
+effective number of lists behind a week's CTR, which next week's drop test needs
 
 Revision ID: 0007
 Revises: 0006
@@ -24,7 +25,9 @@ def upgrade() -> None:
         "weekly_reports",
         sa.Column("notes", postgresql.JSONB(), nullable=False, server_default="[]"),
     )
+    op.add_column("weekly_reports", sa.Column("ctr_effective_lists", sa.Double(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("weekly_reports", "ctr_effective_lists")
     op.drop_column("weekly_reports", "notes")

@@ -218,6 +218,8 @@ class WeeklyReport(Base):
     alert_reasons: Mapped[list[str]] = mapped_column(JSONB, default=list)
     #: what qualifies the numbers and alerts (small samples, mixed versions, drift within noise)
     notes: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    #: (Σ slots)² / Σ slots² over the week's lists: how many equal lists its CTR is worth
+    ctr_effective_lists: Mapped[float | None] = mapped_column(Double)
     html_path: Mapped[str | None] = mapped_column(Text)
     json_path: Mapped[str | None] = mapped_column(Text)
     workspace_runs: Mapped[list[str]] = mapped_column(JSONB, default=list)

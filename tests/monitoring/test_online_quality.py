@@ -107,3 +107,14 @@ def test_distribution_equals_the_metric_functions() -> None:
     top5 = {r: items[:5] for r, items in lists.items()}
     assert got["coverage"] == pytest.approx(catalog_coverage(top5, 300, 5))
     assert got["novelty"] == pytest.approx(novelty(top5, popularity, 60, 5))
+
+
+def test_effective_lists_of_a_ctr() -> None:
+    from monitoring.online_quality import effective_lists
+
+    equal = _served({f"r{i}": [f"i{j}" for j in range(10)] for i in range(5)})
+    assert effective_lists(equal, k=10) == pytest.approx(5)
+    # one list of 10 and nine of 1: 19 slots, worth (19)² / (100 + 9) lists, not 10
+    uneven = _served({"long": [f"i{j}" for j in range(10)]} | {f"r{i}": ["x"] for i in range(9)})
+    assert effective_lists(uneven, k=10) == pytest.approx(19**2 / 109)
+    assert effective_lists(uneven, k=1) == pytest.approx(10)  # only the top slot counts
