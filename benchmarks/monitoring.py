@@ -1,13 +1,14 @@
 """How long the weekly report takes for a busy week: a seeded, generated week of served lists.
 
-    .venv/bin/python benchmarks/monitoring.py [--requests 100000] [--k 10]
+    .venv/bin/python benchmarks/monitoring.py [--requests 100000] [--k 10] [--drift 0.3]
 
 Creates a scratch database on the configured (or embedded) PostgreSQL, migrates it, and fills it:
 a 10,000-item catalogue with 200,000 training interactions, a model row with a drift reference,
 ``--requests`` served lists of ``--k`` items in one ISO week (100,000 × 10 = 1M served rows; the
 feature vectors of one request in ten logged, as the API does by default) and a click on 5 % of
 them. Then it builds the week's report and prints the time per stage. The database is dropped
-afterwards.
+afterwards. ``--drift 0.3`` shifts the served week's features, so columns drift and the drift
+noise test (a permutation test per drifted column) runs in full: its worst case.
 """
 
 from __future__ import annotations
@@ -53,20 +54,26 @@ def _copy(conn: psycopg.Connection, table: str, columns: list[str], frame: pd.Da
         copy.write(buffer.getvalue())
 
 
-def _features(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _features(
+    rng: np.random.Generator, n: int, shift: float = 0.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    genre_shares = np.array([6.0, 5, 4, 3, 2, 1]) + shift * 10 * np.array([-1, 0, 0, 0, 0, 1])
     users = pd.DataFrame(
         {"user_stats__interaction_count": rng.poisson(40, n),
-         "user_stats__mean_rating": rng.normal(3.6, 0.4, n).round(3)}
+         "user_stats__mean_rating": rng.normal(3.6 + shift, 0.4, n).round(3)}
     )  # fmt: skip
     items = pd.DataFrame(
         {"item_stats__interaction_count": rng.poisson(25, n),
-         "item_stats__mean_rating": rng.normal(3.4, 0.5, n).round(3),
-         "item_stats__genres": rng.choice(GENRES, n)}
+         "item_stats__mean_rating": rng.normal(3.4 + shift, 0.5, n).round(3),
+         "item_stats__genres": rng.choice(GENRES, n, p=genre_shares / genre_shares.sum())
+                                if shift else rng.choice(GENRES, n)}
     )  # fmt: skip
     return users, items
 
 
-def seed(settings: Settings, database_url: str, requests: int, k: int, week: Week) -> None:
+def seed(
+    settings: Settings, database_url: str, requests: int, k: int, week: Week, shift: float = 0.0
+) -> None:
     rng = np.random.default_rng(0)
     conninfo = database_url.replace("postgresql+psycopg://", "postgresql://")
     reference_dir = Path(tempfile.mkdtemp())
@@ -112,7 +119,7 @@ def seed(settings: Settings, database_url: str, requests: int, k: int, week: Wee
             if i % 10:
                 features.append("{}")
                 continue
-            user, item = _features(rng, k)
+            user, item = _features(rng, k, shift)
             features.append(json.dumps({"user": user.iloc[0].to_dict(),
                                         "items": item.to_dict(orient="records")},
                                        default=int))  # fmt: skip
@@ -144,6 +151,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument(
+        "--drift",
+        type=float,
+        default=0.0,
+        help="shift the served week's mean ratings by this much and its genres with them, so "
+        "columns drift and the noise test runs in full (e.g. 0.3)",
+    )
     args = parser.parse_args()
 
     settings = Settings()
@@ -160,7 +174,7 @@ def main() -> None:
         upgrade(engine)
         week = Week.parse("2026-W47")
         started = time.perf_counter()
-        seed(settings, bench.database_url, args.requests, args.k, week)
+        seed(settings, bench.database_url, args.requests, args.k, week, args.drift)
         seeded = time.perf_counter() - started
         timings: dict[str, float] = {}
         with tempfile.TemporaryDirectory() as reports:
