@@ -16,8 +16,8 @@ from sqlalchemy import Engine, text
 # row with no item, so it still counts as a request (a miss), not as nothing.
 SLOTS = text(
     """
-    SELECT s.request_id::text AS request_id, s.model_version, s.fallback, s.user_id,
-           s.served_at, u.item_id, u.rank::int AS rank, u.score
+    SELECT s.request_id::text AS request_id, s.model_version, s.fallback, s.degraded,
+           s.user_id, s.served_at, u.item_id, u.rank::int AS rank, u.score
     FROM served_requests s
     LEFT JOIN LATERAL unnest(s.items, s.scores) WITH ORDINALITY AS u(item_id, score, rank)
       ON true
@@ -40,8 +40,8 @@ LOGGED = text(
 
 
 def read_served_slots(engine: Engine, since: datetime, until: datetime) -> pd.DataFrame:
-    """Columns: request_id, model_version, fallback, user_id, served_at, item_id, rank (1-based),
-    score; a request that served an empty list has one row with item_id, rank and score
+    """Columns: request_id, model_version, fallback, degraded, user_id, served_at, item_id, rank
+    (1-based), score; a request that served an empty list has one row with item_id, rank and score
     missing."""
     with engine.connect() as conn:
         return pd.read_sql_query(SLOTS, conn, params={"since": since, "until": until})

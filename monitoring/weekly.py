@@ -306,10 +306,12 @@ def _build_into(
 
     values = {name: value for name, value in current.items() if name != "quality.requests"}
     period = f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}"
-    built_at = datetime.now(UTC)
-    if built_at < week.end:
-        period += f" (not over: served until {built_at:%Y-%m-%d %H:%M})"
+    if datetime.now(UTC) < week.end:
+        last = pd.Timestamp(served["served_at"].max())
+        last = last.tz_localize("UTC") if last.tzinfo is None else last.tz_convert("UTC")
+        period += f" (not over: the last request was served at {last:%Y-%m-%d %H:%M})"
     fallback_requests = served.loc[served["fallback"], "request_id"].nunique()
+    degraded_requests = served.loc[served["degraded"], "request_id"].nunique()
     summary = {
         "week": week.name,
         "period (UTC)": period,
@@ -317,7 +319,8 @@ def _build_into(
             f"v{v}: {n}" for v, n in versions.items()
         )
         or "none",
-        "requests": f"{int(online['requests'])} ({fallback_requests} cold-start fallback)",
+        "requests": f"{int(online['requests'])} ({fallback_requests} cold-start fallback, "
+        f"{degraded_requests} degraded)",
         "positive feedback events": len(feedback),
     }
     if quality_snapshot is not None:
@@ -325,6 +328,13 @@ def _build_into(
             ", ".join(f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate"))
         )
     notes = list(quality_notes)
+    if degraded_requests:
+        # an online-store outage shows up as a quality fall: say so beside it
+        notes.append(
+            f"{degraded_requests} of {int(online['requests'])} requests were answered degraded "
+            "(the online store did not answer: the generator's order or popular items); the "
+            "quality above counts them"
+        )
     if empty_lists:
         summary["empty lists served"] = f"{empty_lists} of {int(online['requests'])} requests"
         if empty_lists == online["requests"]:

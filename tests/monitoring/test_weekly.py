@@ -61,6 +61,8 @@ def test_weekly_report_numbers_and_files(week_served, settings, engine) -> None:
     assert report.drift_share is not None and report.columns
     assert Path(report.html_path).stat().st_size > 10_000 and Path(report.json_path).is_file()
     assert report.changes == {}  # no previous week
+    # this week is not over: the page says when its last request was served (not when it was built)
+    assert "not over: the last request was served at" in Path(report.html_path).read_text()
 
     from evidently.core.report import Snapshot
     from evidently.ui.workspace import Workspace

@@ -160,3 +160,21 @@ def test_later_events_do_not_change_a_built_week(traffic, settings, engine) -> N
         assert client.post("/v1/events", json={"events": events}).status_code == 202
     after = build_weekly_report(settings, engine, week)
     assert after.distribution == before.distribution
+
+
+def test_degraded_answers_are_counted_and_named(traffic, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    """Answers given while the online store was down lower the week's quality: the report says
+    how many there were, beside the numbers (it did not mention them)."""
+    users, _, serve = traffic
+    week = _weeks_ago(9)
+    bodies = serve(week, [f"/v1/users/{u}/recommendations?k=10" for u in users[:12]])
+    with engine.begin() as conn:  # as if Redis had been down for the first five
+        conn.execute(
+            text("UPDATE served_requests SET degraded = true WHERE request_id::text = ANY(:ids)"),
+            {"ids": [b["request_id"] for b in bodies[:5]]},
+        )
+    report = build_weekly_report(settings, engine, week)
+    assert any(n.startswith("5 of 12 requests were answered degraded") for n in report.notes), (
+        report.notes
+    )
+    assert "0 cold-start fallback, 5 degraded" in Path(report.html_path).read_text()
