@@ -10,8 +10,9 @@ less than 1 % of the time. Large samples keep the threshold's meaning (a shift t
 small ones can still show a large shift, never sampling noise.
 
 The rows of one served list are not independent draws (one user's scale of scores, one user's
-taste in genres), so whole lists are shuffled, never single rows: shuffling rows made a clean
-week of 60 lists "drift" in 44 % of simulated weeks (review), whole lists in none.
+taste in genres), and neither are one user's several lists in a week, so whole users are shuffled
+(whole lists when the rows carry no user), never single rows: shuffling rows made a clean week of
+60 lists "drift" in 44 % of simulated weeks (review), whole lists in none.
 """
 
 from __future__ import annotations

@@ -151,9 +151,10 @@ def _column_verdicts(snapshot_dict: dict[str, Any]) -> dict[str, dict[str, Any]]
 
 
 def _lists(frame: pd.DataFrame) -> pd.Series | None:
-    """Which list each row belongs to (``request_id``, else ``user_id``: a reference holds one
-    list per user), in :func:`_prepare`'s row order; None when neither column is there."""
-    for column in ("request_id", "user_id"):
+    """The unit each row was drawn with, in :func:`_prepare`'s row order: its user (a reference
+    holds one list per user; a week's sample, every list the user was served, which are not
+    independent of each other either), else its request; None when neither column is there."""
+    for column in ("user_id", "request_id"):
         if column in frame.columns:
             return frame[column].reset_index(drop=True)
     return None

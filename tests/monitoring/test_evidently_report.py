@@ -254,3 +254,30 @@ def test_the_noise_test_shuffles_whole_lists() -> None:
         drifted += noise_p_value("numerical", ref, cur, ref_lists, cur_lists) < 0.01
         by_rows += noise_p_value("numerical", ref, cur) < 0.01
     assert drifted <= 2 and by_rows >= 8  # the row shuffle is what this guards against
+
+
+def test_drift_shuffles_a_users_rows_together(tmp_path: Path) -> None:
+    """Each of a user's rows has its own request id here (a week's sample), but they share the
+    user's scale: shuffled by request, a clean week's score 'drifts'; by user, it does not."""
+    rng = np.random.default_rng(2)
+
+    def week(n_users: int) -> pd.DataFrame:
+        offsets = np.repeat(rng.normal(0, 1, n_users), 10)
+        return pd.DataFrame(
+            {
+                "user_id": np.repeat([f"u{i}" for i in range(n_users)], 10),
+                "request_id": [f"r{i}" for i in range(n_users * 10)],
+                "score": offsets + rng.normal(0, 0.3, n_users * 10),
+            }
+        )
+
+    reference, current = week(300), week(60)
+    result = run_drift_report(current, reference, tmp_path, "users")
+    assert result.columns["score"]["over_threshold"] and not result.columns["score"]["drifted"]
+    from monitoring.drift_noise import noise_p_value
+
+    by_request = noise_p_value(
+        "numerical", reference["score"], current["score"],
+        reference["request_id"], current["request_id"],
+    )  # fmt: skip
+    assert by_request < 0.01  # what grouping by request would have called it
