@@ -71,9 +71,7 @@ def noise_p_value(
     if not np.isfinite(observed):
         return 1.0
     group_codes, group_ids = pd.factorize(groups, sort=True)  # sorted: row order cannot matter
-    reference_group = np.zeros(len(group_ids), dtype=bool)
-    reference_group[np.unique(group_codes[in_reference])] = True
-    n_reference_groups = int(reference_group.sum())
+    n_reference_groups = len(np.unique(group_codes[in_reference]))
     rng = np.random.default_rng(seed)
     for _ in range(permutations):
         chosen = np.zeros(len(group_ids), dtype=bool)

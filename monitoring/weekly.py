@@ -24,7 +24,8 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -176,272 +177,258 @@ def build_weekly_report(
     # a build that fails on the way leaves the last build whole (files, row and workspace runs)
     # and nothing of its own (an audit saw a failed rebuild leave new drift files beside the old
     # page and row, and duplicate workspace runs after the retry).
+    with _one_build(engine, week, final_dir, workspace_dir) as (out_dir, runs):
+        versions = requests_per_version(served)
+        version = next(iter(versions), None)
+        # A reference that cannot be read is reported and alerted on, never the end of the report:
+        # the rest of the week's numbers are still worth reviewing.
+        reference_problem = no_drift_because = None
+        drift = sample = None
+        try:
+            sample = drift_sample(
+                engine, week.start, week.end, served, settings.monitor_drift_max_requests
+            )
+        except ReferenceUnavailableError as exc:
+            no_drift_because = str(exc)
+            reference_problem = f"feature drift not computed: {exc}"
+        except NothingToCompareError as exc:
+            no_drift_because = str(exc)
+        if sample is not None:
+            from monitoring.evidently_report import run_drift_report
+
+            drift = run_drift_report(
+                sample.current, sample.reference, out_dir, "drift",
+                drift_share=settings.monitor_drift_alert, timestamp=week.start,
+            )  # fmt: skip
+        mark("feature drift (Evidently, sampled)")
+        # Evidently's per-k tables cost time per list: they get a uniform sample of lists
+        # (request ids are random), the summary numbers above use every list. Lists that served
+        # nothing have no slot to show Evidently; the summary counts them as misses.
+        shown_slots = served.dropna(subset=["item_id"]).astype({"rank": "int64"})
+        empty_lists = served["request_id"].nunique() - shown_slots["request_id"].nunique()
+        sampled = shown_slots[
+            shown_slots["request_id"].isin(_sample_ids(shown_slots, settings.monitor_sample_lists))
+        ]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        quality_snapshot = None
+        if not sampled.empty:
+            quality_snapshot, evidently_values = run_quality_report(
+                sampled,
+                feedback[feedback["request_id"].isin(set(sampled["request_id"]))],
+                k,
+                week.start,
+            )
+            (out_dir / "quality.json").write_text(quality_snapshot.dumps(), encoding="utf-8")
+        mark("quality tables (Evidently, sampled)")
+
+        current = {f"quality.{k_}": v for k_, v in online.items()}
+        current |= {f"distribution.{k_}": v for k_, v in shown.items()}
+        if drift is not None:
+            current["drift_share"] = drift.drift_share
+        with Session(engine, expire_on_commit=False) as session:
+            previous = session.scalar(
+                select(WeeklyReport).where(WeeklyReport.week == week.previous().name)
+            )
+        changes = _changes(current, previous)
+
+        reasons = [reference_problem] if reference_problem else []
+        if drift is not None and drift.drift_share >= settings.monitor_drift_alert:
+            drifted = sorted(c for c, v in drift.columns.items() if v["drifted"])
+            reasons.append(
+                f"feature drift: {drift.drifted_columns} of {drift.total_columns} columns "
+                f"({', '.join(drifted)})"
+            )
+        quality_notes = []
+        ctr_lists = effective_lists(served, k)
+        # Which model served most of each week: a fall with a new model is read differently
+        switched = ""
+        if previous is not None and previous.model_version and version != previous.model_version:
+            switched = f" (model v{previous.model_version} then, v{version} now)"
+        for name, bad in WATCHED.items():
+            change = changes.get(name)
+            if change is None or bad != "down" or change > -settings.monitor_quality_drop_alert:
+                continue
+            assert previous is not None  # a change needs last week's row
+            metric = name.removeprefix("quality.")
+            if metric == "ctr":  # a mean over slots: its lists weighted by length (quality_drop)
+                sizes = (previous.ctr_effective_lists or previous.requests, ctr_lists)
+            else:
+                sizes = (previous.requests, online["requests"])
+            p_value = drop_p_value(previous.quality[metric], sizes[0], online[metric], sizes[1])
+            fell = f"{name} fell {-change:.0%} against {week.previous().name}" + switched
+            if p_value < DROP_ALPHA:
+                reasons.append(fell)
+            else:
+                quality_notes.append(
+                    f"{fell}, within the noise of {sizes[1]:.0f} and {sizes[0]:.0f} "
+                    f"{'effective lists' if metric == 'ctr' else 'requests'} (p = {p_value:.2f}): "
+                    "not an alert"
+                )
+
+        values = {name: value for name, value in current.items() if name != "quality.requests"}
+        period = f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}"
+        if datetime.now(UTC) < week.end:
+            last = pd.Timestamp(served["served_at"].max())
+            last = last.tz_localize("UTC") if last.tzinfo is None else last.tz_convert("UTC")
+            period += f" (not over: the last request was served at {last:%Y-%m-%d %H:%M})"
+        fallback_requests = served.loc[served["fallback"], "request_id"].nunique()
+        degraded_requests = served.loc[served["degraded"], "request_id"].nunique()
+        summary = {
+            "week": week.name,
+            "period (UTC)": period,
+            "model versions (personalised requests)": ", ".join(
+                f"v{v}: {n}" for v, n in versions.items()
+            )
+            or "none",
+            "requests": f"{int(online['requests'])} ({fallback_requests} cold-start fallback, "
+            f"{degraded_requests} degraded)",
+            "positive feedback events": len(feedback),
+        }
+        if quality_snapshot is not None:
+            summary[
+                f"Evidently NDCG / MRR / hit rate ({sampled['request_id'].nunique()} lists)"
+            ] = ", ".join(f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate"))
+        notes = list(quality_notes)
+        if degraded_requests:
+            # an online-store outage shows up as a quality fall: say so beside it
+            notes.append(
+                f"{degraded_requests} of {int(online['requests'])} requests were answered degraded "
+                "(the online store did not answer: the generator's order or popular items); the "
+                "quality above counts them"
+            )
+        if empty_lists:
+            summary["empty lists served"] = f"{empty_lists} of {int(online['requests'])} requests"
+            if empty_lists == online["requests"]:
+                reasons.append(f"every request of {week.name} was answered with an empty list")
+        if drift is None:
+            summary["feature drift"] = f"not computed: {no_drift_because}"
+            notes.append(f"feature drift was not computed: {no_drift_because}")
+        else:
+            assert sample is not None
+            summary["feature drift sample"] = (
+                f"{sample.requests} logged requests of v{sample.version} (of "
+                f"{sample.version_requests} it served), top {sample.reference_k} rows each, "
+                f"against {len(sample.reference)} reference rows; alert at a drifted share of "
+                f"{settings.monitor_drift_alert:g}"
+            )
+            within_noise = sorted(
+                c for c, v in drift.columns.items() if v["over_threshold"] and not v["drifted"]
+            )
+            if within_noise:
+                notes.append(
+                    f"{len(within_noise)} column(s) over the drift threshold are within the "
+                    f"sampling noise of {sample.requests} requests against "
+                    f"{len(sample.reference)} reference rows (permutation test, "
+                    f"p >= {NOISE_ALPHA:g}), so not counted as drift: " + ", ".join(within_noise)
+                )
+            if sample.requests < SMALL_SAMPLE_REQUESTS:
+                notes.append(
+                    f"drift was tested on {sample.requests} requests: fewer than "
+                    f"{SMALL_SAMPLE_REQUESTS} can show only large shifts"
+                )
+        if len(versions) > 1:
+            notes.append(
+                f"{len(versions)} model versions served this week; drift compares v{version} "
+                "only, the quality above mixes them (by version below)"
+            )
+            for v in versions:  # most requests first
+                own = quality(served[served["model_version"] == v], feedback, k)
+                summary[f"quality of v{v} ({int(own['requests'])} requests)"] = (
+                    f"CTR {own['ctr']:.4f}, NDCG {own['ndcg']:.4f}, hit rate {own['hit_rate']:.4f}"
+                )
+        if switched:
+            notes.append(f"the model that served most requests changed since last week{switched}")
+        sections = []
+        if quality_snapshot is not None:
+            sections.append(
+                ("Online quality (Evidently)", quality_snapshot.get_html_str(as_iframe=False))
+            )
+        if drift is not None:
+            sections.append(
+                ("Feature and score drift (Evidently)", drift.html_path.read_text(encoding="utf-8"))
+            )
+        page = out_dir / "report.html"
+        html = weekly_page(summary, values, changes, reasons, notes, sections)
+        page.write_text(html, encoding="utf-8")
+        with Session(engine) as session:
+            replaced = session.scalar(
+                select(WeeklyReport.workspace_runs).where(WeeklyReport.week == week.name)
+            )
+        from evidently.core.report import Snapshot  # loaded already by the reports above
+
+        snapshots = {"quality": quality_snapshot} if quality_snapshot is not None else {}
+        if drift is not None:
+            snapshots["drift"] = Snapshot.load(str(drift.json_path))
+        publish(workspace_dir, week.name, snapshots, into=runs)
+
+        row = WeeklyReport(
+            week=week.name,
+            period_start=week.start,
+            period_end=week.end,
+            model_version=version,
+            requests=int(online["requests"]),
+            feedback_events=len(feedback),
+            drift_share=drift.drift_share if drift else None,
+            drift_requests=sample.requests if drift and sample else None,
+            drifted_columns=sorted(c for c, v in drift.columns.items() if v["drifted"])
+            if drift
+            else [],
+            columns=drift.columns if drift else {},
+            quality=online,
+            distribution=shown,
+            changes=changes,
+            alert=bool(reasons),
+            alert_reasons=reasons,
+            notes=notes,
+            ctr_effective_lists=ctr_lists,
+            html_path=str(final_dir / page.name),
+            json_path=str(final_dir / drift.json_path.name)
+            if drift
+            else str(final_dir / "quality.json")
+            if quality_snapshot is not None
+            else None,
+            workspace_runs=list(runs),  # a copy: runs is cleared once committed
+        )
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            # A rebuild updates the week's row in place: its id, which links point at, stays.
+            row.id = session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week.name))
+            row.created_at = datetime.now(UTC)  # when this build was made, not the first one
+            row = session.merge(row) if row.id is not None else row
+            session.add(row)
+        runs.clear()  # the committed row's now: no later failure may delete them
+        try:
+            _swap_in(out_dir, final_dir)
+            unpublish(workspace_dir, replaced or [])  # the last build's runs, now this one is in
+        except Exception:  # committed: what is left is tidying up, never a reason to undo the row
+            logger.exception(
+                "weekly report %s: committed, but tidying up after it failed", week.name
+            )
+        mark("page, workspace and summary row")
+        return row
+
+
+@contextmanager
+def _one_build(
+    engine: Engine, week: Week, final_dir: Path, workspace_dir: Path
+) -> Iterator[tuple[Path, list[str]]]:
+    """(a fresh folder beside ``final_dir`` to build in, the list to record new workspace run
+    ids in) under the week's lock: one build of a week at a time (a cron job and a person, or a
+    retried job: the second waits, then builds on the first's row). A build that fails leaves
+    nothing of its own: its folder and the runs recorded are removed."""
     out_dir = final_dir.parent / f".{week.name}.building-{uuid.uuid4().hex[:8]}"
     runs: list[str] = []
-    # One build of a week at a time (a cron job and a person, or a retried job): the second
-    # waits, then builds on the first's row.
+    key = {"key": f"weekly:{week.name}"}
     with engine.connect() as lock:
-        lock.execute(
-            text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": f"weekly:{week.name}"}
-        )
+        lock.execute(text("SELECT pg_advisory_lock(hashtext(:key))"), key)
         try:
             _sweep(final_dir)
-            return _build_into(
-                out_dir, final_dir, workspace_dir, runs, settings, engine, week, served,
-                feedback, online, shown, k, mark,
-            )  # fmt: skip
+            yield out_dir, runs
         except BaseException:
             shutil.rmtree(out_dir, ignore_errors=True)
             unpublish(workspace_dir, runs)
             raise
         finally:
-            lock.execute(
-                text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": f"weekly:{week.name}"}
-            )
-
-
-def _build_into(
-    out_dir: Path,
-    final_dir: Path,
-    workspace_dir: Path,
-    runs: list[str],
-    settings: Settings,
-    engine: Engine,
-    week: Week,
-    served: pd.DataFrame,
-    feedback: pd.DataFrame,
-    online: dict[str, float],
-    shown: dict[str, float],
-    k: int,
-    mark: Callable[[str], None],
-) -> WeeklyReport:
-    """The report's files in ``out_dir``, its runs in the workspace (their ids appended to
-    ``runs`` as they are made), its row committed, then ``out_dir`` swapped in as ``final_dir``."""
-    versions = requests_per_version(served)
-    version = next(iter(versions), None)
-    # A reference that cannot be read is reported and alerted on, never the end of the report:
-    # the rest of the week's numbers are still worth reviewing.
-    reference_problem = no_drift_because = None
-    drift = sample = None
-    try:
-        sample = drift_sample(
-            engine, week.start, week.end, served, settings.monitor_drift_max_requests
-        )
-    except ReferenceUnavailableError as exc:
-        no_drift_because = str(exc)
-        reference_problem = f"feature drift not computed: {exc}"
-    except NothingToCompareError as exc:
-        no_drift_because = str(exc)
-    if sample is not None:
-        from monitoring.evidently_report import run_drift_report
-
-        drift = run_drift_report(
-            sample.current, sample.reference, out_dir, "drift",
-            drift_share=settings.monitor_drift_alert, timestamp=week.start,
-        )  # fmt: skip
-    mark("feature drift (Evidently, sampled)")
-    # Evidently's per-k tables cost time per list: they get a uniform sample of lists (request
-    # ids are random), the summary numbers above use every list.
-    # Lists that served nothing have no slot to show Evidently; the summary counts them as misses.
-    shown_slots = served.dropna(subset=["item_id"]).astype({"rank": "int64"})
-    empty_lists = served["request_id"].nunique() - shown_slots["request_id"].nunique()
-    sampled = shown_slots[
-        shown_slots["request_id"].isin(_sample_ids(shown_slots, settings.monitor_sample_lists))
-    ]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    quality_snapshot = None
-    if not sampled.empty:
-        quality_snapshot, evidently_values = run_quality_report(
-            sampled,
-            feedback[feedback["request_id"].isin(set(sampled["request_id"]))],
-            k,
-            week.start,
-        )
-        (out_dir / "quality.json").write_text(quality_snapshot.dumps(), encoding="utf-8")
-    mark("quality tables (Evidently, sampled)")
-
-    current = {f"quality.{k_}": v for k_, v in online.items()}
-    current |= {f"distribution.{k_}": v for k_, v in shown.items()}
-    if drift is not None:
-        current["drift_share"] = drift.drift_share
-    with Session(engine, expire_on_commit=False) as session:
-        previous = session.scalar(
-            select(WeeklyReport).where(WeeklyReport.week == week.previous().name)
-        )
-    changes = _changes(current, previous)
-
-    reasons = [reference_problem] if reference_problem else []
-    if drift is not None and drift.drift_share >= settings.monitor_drift_alert:
-        drifted = sorted(c for c, v in drift.columns.items() if v["drifted"])
-        reasons.append(
-            f"feature drift: {drift.drifted_columns} of {drift.total_columns} columns "
-            f"({', '.join(drifted)})"
-        )
-    quality_notes = []
-    ctr_lists = effective_lists(served, k)
-    # Which model served most of each week: a fall that comes with a new model is read differently
-    switched = ""
-    if previous is not None and previous.model_version and version != previous.model_version:
-        switched = f" (model v{previous.model_version} then, v{version} now)"
-    for name, bad in WATCHED.items():
-        change = changes.get(name)
-        if change is None or bad != "down" or change > -settings.monitor_quality_drop_alert:
-            continue
-        assert previous is not None  # a change needs last week's row
-        metric = name.removeprefix("quality.")
-        if metric == "ctr":  # a mean over slots: its lists weighted by length (quality_drop)
-            sizes = (previous.ctr_effective_lists or previous.requests, ctr_lists)
-        else:
-            sizes = (previous.requests, online["requests"])
-        p_value = drop_p_value(previous.quality[metric], sizes[0], online[metric], sizes[1])
-        fell = f"{name} fell {-change:.0%} against {week.previous().name}" + switched
-        if p_value < DROP_ALPHA:
-            reasons.append(fell)
-        else:
-            quality_notes.append(
-                f"{fell}, within the noise of {sizes[1]:.0f} and {sizes[0]:.0f} "
-                f"{'effective lists' if metric == 'ctr' else 'requests'} (p = {p_value:.2f}): "
-                "not an alert"
-            )
-
-    values = {name: value for name, value in current.items() if name != "quality.requests"}
-    period = f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}"
-    if datetime.now(UTC) < week.end:
-        last = pd.Timestamp(served["served_at"].max())
-        last = last.tz_localize("UTC") if last.tzinfo is None else last.tz_convert("UTC")
-        period += f" (not over: the last request was served at {last:%Y-%m-%d %H:%M})"
-    fallback_requests = served.loc[served["fallback"], "request_id"].nunique()
-    degraded_requests = served.loc[served["degraded"], "request_id"].nunique()
-    summary = {
-        "week": week.name,
-        "period (UTC)": period,
-        "model versions (personalised requests)": ", ".join(
-            f"v{v}: {n}" for v, n in versions.items()
-        )
-        or "none",
-        "requests": f"{int(online['requests'])} ({fallback_requests} cold-start fallback, "
-        f"{degraded_requests} degraded)",
-        "positive feedback events": len(feedback),
-    }
-    if quality_snapshot is not None:
-        summary[f"Evidently NDCG / MRR / hit rate ({sampled['request_id'].nunique()} lists)"] = (
-            ", ".join(f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate"))
-        )
-    notes = list(quality_notes)
-    if degraded_requests:
-        # an online-store outage shows up as a quality fall: say so beside it
-        notes.append(
-            f"{degraded_requests} of {int(online['requests'])} requests were answered degraded "
-            "(the online store did not answer: the generator's order or popular items); the "
-            "quality above counts them"
-        )
-    if empty_lists:
-        summary["empty lists served"] = f"{empty_lists} of {int(online['requests'])} requests"
-        if empty_lists == online["requests"]:
-            reasons.append(f"every request of {week.name} was answered with an empty list")
-    if drift is None:
-        summary["feature drift"] = f"not computed: {no_drift_because}"
-        notes.append(f"feature drift was not computed: {no_drift_because}")
-    else:
-        assert sample is not None
-        summary["feature drift sample"] = (
-            f"{sample.requests} logged requests of v{sample.version} (of {sample.version_requests}"
-            f" it served), top {sample.reference_k} rows each, against "
-            f"{len(sample.reference)} reference rows; alert at a drifted share of "
-            f"{settings.monitor_drift_alert:g}"
-        )
-        within_noise = sorted(
-            c for c, v in drift.columns.items() if v["over_threshold"] and not v["drifted"]
-        )
-        if within_noise:
-            notes.append(
-                f"{len(within_noise)} column(s) over the drift threshold are within the sampling "
-                f"noise of {sample.requests} requests against {len(sample.reference)} reference "
-                f"rows (permutation test, p >= {NOISE_ALPHA:g}), so not counted as drift: "
-                + ", ".join(within_noise)
-            )
-        if sample.requests < SMALL_SAMPLE_REQUESTS:
-            notes.append(
-                f"drift was tested on {sample.requests} requests: fewer than "
-                f"{SMALL_SAMPLE_REQUESTS} can show only large shifts"
-            )
-    if len(versions) > 1:
-        notes.append(
-            f"{len(versions)} model versions served this week; drift compares v{version} "
-            "only, the quality above mixes them (by version below)"
-        )
-        for v in versions:  # most requests first
-            own = quality(served[served["model_version"] == v], feedback, k)
-            summary[f"quality of v{v} ({int(own['requests'])} requests)"] = (
-                f"CTR {own['ctr']:.4f}, NDCG {own['ndcg']:.4f}, hit rate {own['hit_rate']:.4f}"
-            )
-    if switched:
-        notes.append(f"the model that served most requests changed since last week{switched}")
-    sections = []
-    if quality_snapshot is not None:
-        sections.append(
-            ("Online quality (Evidently)", quality_snapshot.get_html_str(as_iframe=False))
-        )
-    if drift is not None:
-        sections.append(
-            ("Feature and score drift (Evidently)", drift.html_path.read_text(encoding="utf-8"))
-        )
-    page = out_dir / "report.html"
-    html = weekly_page(summary, values, changes, reasons, notes, sections)
-    page.write_text(html, encoding="utf-8")
-    with Session(engine) as session:
-        replaced = session.scalar(
-            select(WeeklyReport.workspace_runs).where(WeeklyReport.week == week.name)
-        )
-    from evidently.core.report import Snapshot  # loaded already by the reports above
-
-    snapshots = {"quality": quality_snapshot} if quality_snapshot is not None else {}
-    if drift is not None:
-        snapshots["drift"] = Snapshot.load(str(drift.json_path))
-    publish(workspace_dir, week.name, snapshots, into=runs)
-
-    row = WeeklyReport(
-        week=week.name,
-        period_start=week.start,
-        period_end=week.end,
-        model_version=version,
-        requests=int(online["requests"]),
-        feedback_events=len(feedback),
-        drift_share=drift.drift_share if drift else None,
-        drift_requests=sample.requests if drift and sample else None,
-        drifted_columns=sorted(c for c, v in drift.columns.items() if v["drifted"])
-        if drift
-        else [],
-        columns=drift.columns if drift else {},
-        quality=online,
-        distribution=shown,
-        changes=changes,
-        alert=bool(reasons),
-        alert_reasons=reasons,
-        notes=notes,
-        ctr_effective_lists=ctr_lists,
-        html_path=str(final_dir / page.name),
-        json_path=str(final_dir / drift.json_path.name)
-        if drift
-        else str(final_dir / "quality.json")
-        if quality_snapshot is not None
-        else None,
-        workspace_runs=list(runs),  # a copy: runs is cleared once committed
-    )
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        # A rebuild updates the week's row in place: its id, which links point at, stays.
-        row.id = session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week.name))
-        row.created_at = datetime.now(UTC)  # when this build was made, not the first one
-        row = session.merge(row) if row.id is not None else row
-        session.add(row)
-    runs.clear()  # the committed row's now: no later failure may delete them
-    try:
-        _swap_in(out_dir, final_dir)
-        unpublish(workspace_dir, replaced or [])  # the last build's runs, now this one is in
-    except Exception:  # committed: what is left is tidying up, never a reason to undo the row
-        logger.exception("weekly report %s: committed, but tidying up after it failed", week.name)
-    mark("page, workspace and summary row")
-    return row
+            lock.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), key)
 
 
 def _swap_in(built: Path, final: Path) -> None:

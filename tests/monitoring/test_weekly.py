@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -152,17 +152,24 @@ def test_a_rebuild_that_fails_leaves_the_last_build_whole(
     assert len(calls) == 2 and workspace_runs() == runs
 
 
-def test_a_quality_drop_against_last_week_raises_an_alert(week_served, settings, engine) -> None:  # type: ignore[no-untyped-def]
-    previous = week_served.previous()
+def _last_week_was_better(engine, week: Week, requests: int) -> None:  # type: ignore[no-untyped-def]
+    """The week before ``week``: a summary row (replacing any) with far better quality."""
+    previous = week.previous()
     with Session(engine) as session, session.begin():
+        session.execute(delete(WeeklyReport).where(WeeklyReport.week == previous.name))
         session.add(
             WeeklyReport(
                 week=previous.name, period_start=previous.start, period_end=previous.end,
-                requests=100, feedback_events=50, drift_share=0.0, drifted_columns=[],
-                columns={}, quality={"ctr": 0.2, "hit_rate": 0.9, "ndcg": 0.9, "mrr": 0.9},
+                requests=requests, feedback_events=requests // 2, drift_share=0.0,
+                drifted_columns=[], columns={},
+                quality={"ctr": 0.2, "hit_rate": 0.9, "ndcg": 0.9, "mrr": 0.9},
                 distribution={}, changes={}, alert=False, alert_reasons=[],
             )
         )  # fmt: skip
+
+
+def test_a_quality_drop_against_last_week_raises_an_alert(week_served, settings, engine) -> None:  # type: ignore[no-untyped-def]
+    _last_week_was_better(engine, week_served, requests=100)
     report = build_weekly_report(settings, engine, week_served)
     assert report.alert
     assert report.changes["quality.ctr"] == pytest.approx((CLICKED / (REQUESTS * K)) / 0.2 - 1)
@@ -174,24 +181,11 @@ def test_a_quality_drop_against_a_week_of_one_request_is_noise_not_an_alert(  # 
     week_served, settings, engine
 ) -> None:
     """The same fall as above, against a previous week of a single request: within noise."""
-    previous = week_served.previous()
-    with Session(engine) as session, session.begin():
-        session.execute(delete(WeeklyReport).where(WeeklyReport.week == previous.name))
-        session.add(
-            WeeklyReport(
-                week=previous.name, period_start=previous.start, period_end=previous.end,
-                requests=1, feedback_events=1, drift_share=0.0, drifted_columns=[],
-                columns={}, quality={"ctr": 0.2, "hit_rate": 0.9, "ndcg": 0.9, "mrr": 0.9},
-                distribution={}, changes={}, alert=False, alert_reasons=[],
-            )
-        )  # fmt: skip
+    _last_week_was_better(engine, week_served, requests=1)
     try:
         report = build_weekly_report(settings, engine, week_served)
     finally:  # the CLI test below expects last week's row of 100 requests back
-        with Session(engine) as session, session.begin():
-            session.execute(
-                update(WeeklyReport).where(WeeklyReport.week == previous.name).values(requests=100)
-            )
+        _last_week_was_better(engine, week_served, requests=100)
     assert report.changes["quality.ctr"] < -0.2  # over the alert fraction...
     assert not any(r.startswith("quality.") for r in report.alert_reasons)  # ...but noise
     assert any(n.startswith("quality.ctr fell") and "not an alert" in n for n in report.notes)
