@@ -330,8 +330,18 @@ def train(
         list[str] | None, typer.Option(help="Hyperparameter KEY=VALUE, repeatable")
     ] = None,
     activate: Annotated[bool, typer.Option(help="Make the new version the served one")] = True,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=0.99,
+            help="Share of the latest interactions the ranker is also measured on, fitted "
+            "without them (default RECSYS_TRAIN_HOLDOUT, 0.1); 0 skips the measurement",
+        ),
+    ] = None,
 ) -> None:
-    """Fit a ranker on the app database, save the artifact and register a version."""
+    """Fit a ranker on the app database, save the artifact and register a version with its
+    quality on a holdout of the latest interactions."""
     from pydantic import ValidationError
 
     from recsys.training.train import train_model
@@ -346,6 +356,8 @@ def train(
                 model,
                 _parse_params(param or []),
                 activate=activate,
+                holdout=holdout,
+                endpoints=ctx.endpoints,
             )
     except (ValueError, ValidationError) as exc:
         raise _fail(str(exc)) from exc
@@ -365,16 +377,29 @@ def models_list() -> None:
 
     table = Table(
         "version", "algorithm", "active", "trained", "data window", "interactions", "fit s",
-        "feature service", "params", caption="`recsys models show N`: artifact, checksum, metrics",
+        "holdout", "feature service", "params",
+        caption="`recsys models show N`: artifact, checksum, every metric",
     )  # fmt: skip
     for row in list_models(Context().engine):
         table.add_row(
             str(row.version), row.algorithm, "✓" if row.is_active else "",
             f"{row.created_at:%Y-%m-%d %H:%M}", _window(row.train_start, row.train_end),
-            str(row.n_interactions), str(row.metrics.get("fit_seconds", "")), row.feature_service,
+            str(row.n_interactions), str(row.metrics.get("fit_seconds", "")),
+            _holdout_summary(row.metrics), row.feature_service,
             escape(json.dumps(row.params)) if row.params else "",
         )  # fmt: skip
     Console(width=max(console.width, 160)).print(table)  # dates and versions never truncated
+
+
+def _holdout_summary(metrics: dict[str, Any]) -> str:
+    """A version's holdout NDCG in a few words (:mod:`recsys.training.holdout`)."""
+    holdout = metrics.get("holdout")
+    if not holdout:
+        return "not measured"
+    if "skipped" in holdout:
+        return "not measured (`models show`: why)"
+    k = holdout["k"]
+    return f"NDCG@{k} {holdout[f'ndcg@{k}']:.4f} ({holdout['users']} users)"
 
 
 def _window(start: datetime | None, end: datetime | None) -> str:
@@ -775,7 +800,8 @@ def demo(
         materialize(ctx.settings, ctx.endpoints)
     for name in ("popularity", "als"):
         with _step(f"train {name}", timings):
-            row = train_model(ctx.settings, ctx.engine, ctx.store, name)
+            row = train_model(ctx.settings, ctx.engine, ctx.store, name, endpoints=ctx.endpoints)
+        console.print(f"  [dim]{name}: {_holdout_summary(row.metrics)}[/]")
     console.print(f"  [dim]active model: version {row.version} ({row.algorithm})[/]")
 
     table = Table("step", "seconds", title="recsys demo: set-up")

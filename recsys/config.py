@@ -141,6 +141,13 @@ class Settings(BaseSettings):
         description="JVM heap of the Spark driver: both feature tables are collected there to be "
         "written to Postgres",
     )
+    train_holdout: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Share of the latest interactions each trained version's algorithm is "
+        "measured on (fitted without them), recorded in the registry; 0 skips it",
+    )
     reference_users: int = Field(
         default=300, description="Users sampled for a model's drift reference at training time"
     )

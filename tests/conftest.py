@@ -89,6 +89,7 @@ def settings(test_endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory
         data_dir=tmp_path_factory.mktemp("data"),
         dataset_path=ML_LATEST_SMALL,
         reference_users=100,
+        train_holdout=0,  # measured where a test asks for it: it doubles a training's cost
         log_features_every=1,
         log_json=False,  # pytest keeps its own log capture
         _env_file=None,

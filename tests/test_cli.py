@@ -87,12 +87,14 @@ def test_operator_mistakes_get_one_line_answers(cli_env, tmp_path: Path) -> None
     # The registry row is all there: data window in the list, the rest in `models show`.
     listed = runner.invoke(app, ["models", "list"])
     assert listed.exit_code == 0 and " → " in listed.output, listed.output
+    assert "NDCG@10 0." in listed.output  # measured on a holdout by default (RECSYS_TRAIN_HOLDOUT)
     version = next(line.split("│")[1].strip() for line in listed.output.splitlines() if "✓" in line)
     shown = runner.invoke(app, ["models", "show", version])
     assert shown.exit_code == 0, shown.output
     row = json.loads(shown.output)
     assert row["algorithm"] == "popularity" and len(row["artifact_sha256"]) == 64
     assert row["train_start"] < row["train_end"] and "fit_seconds" in row["metrics"]
+    assert row["metrics"]["holdout"]["test_ratio"] == 0.1 and row["metrics"]["holdout"]["users"]
     missing = runner.invoke(app, ["models", "show", "99999"])
     assert missing.exit_code == 1 and "no model version 99999" in missing.output
 

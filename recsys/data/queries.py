@@ -7,6 +7,8 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, text
 
+from recsys.data.schema import Dataset
+
 
 def read_interactions(
     engine: Engine, *, since: datetime | None = None, until: datetime | None = None
@@ -31,3 +33,18 @@ def read_interactions(
 def read_items(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.read_sql_query(text("SELECT item_id, title, genres FROM items"), conn)
+
+
+def read_app_dataset(engine: Engine, name: str = "app database") -> Dataset:
+    """The whole catalogue and every interaction, in the shape a dataset reader produces (for
+    re-loading a copy elsewhere, e.g. to measure a ranker on a holdout)."""
+    with engine.connect() as conn:
+        users = pd.read_sql_query(text("SELECT user_id, attributes FROM users"), conn)
+        items = pd.read_sql_query(
+            text("SELECT item_id, title, genres, attributes FROM items"), conn
+        )
+    # NULL JSON or arrays would not survive the COPY back in; the columns default to empty.
+    users["attributes"] = [a if isinstance(a, dict) else {} for a in users["attributes"]]
+    items["genres"] = [list(g) if g is not None else [] for g in items["genres"]]
+    items["attributes"] = [a if isinstance(a, dict) else {} for a in items["attributes"]]
+    return Dataset(name, users, items, read_interactions(engine))

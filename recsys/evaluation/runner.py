@@ -196,9 +196,10 @@ def _catalogue_from(interactions: pd.DataFrame, name: str) -> Dataset:
 
 
 def split_data(
-    spec: EvaluationSpec, settings: Settings
+    spec: EvaluationSpec, settings: Settings, data: Dataset | None = None
 ) -> tuple[Dataset, pd.DataFrame, pd.DataFrame]:
-    """The dataset (catalogue) and its (train, test) interactions under the spec's protocol."""
+    """The dataset (catalogue) and its (train, test) interactions under the spec's protocol;
+    ``data`` is split instead of reading ``spec.dataset`` when given."""
     if spec.protocol == "files":
         if spec.train_file is None or spec.test_file is None:
             raise ValueError("the files protocol needs --train FILE and --test FILE")
@@ -219,7 +220,8 @@ def split_data(
         path = settings.dataset_path
     # The seed draws the split, not the data: the synthetic dataset is the same under any seed,
     # so comparing seeds compares splits (it used to generate another dataset per seed).
-    data = read_dataset(spec.dataset, path)
+    if data is None:
+        data = read_dataset(spec.dataset, path)
     if spec.protocol == "temporal":
         train, test = temporal_split(data.interactions, test_ratio=spec.test_ratio)
     elif spec.protocol == "random":
@@ -272,7 +274,9 @@ def run_evaluation(
     settings: Settings,
     endpoints: Endpoints,
     progress: Progress = lambda _: None,
+    data: Dataset | None = None,
 ) -> EvaluationReport:
+    """``data``: split this dataset (e.g. the app database's) instead of reading ``spec``'s."""
     for name in spec.algorithms:
         create_ranker(name, _protocol_params(name, spec))  # bad names/params fail before work
     # A setting for a ranker that is not in the run is a typo or a forgotten --model; ignoring it
@@ -292,7 +296,7 @@ def run_evaluation(
         setup[label] = round(time.perf_counter() - started, 3)
         return result
 
-    data, train, test = split_data(spec, settings)
+    data, train, test = split_data(spec, settings, data)
     eval_settings, eval_endpoints = evaluation_endpoints(settings, endpoints)
     with hold_evaluation_lock(eval_endpoints, progress):
         return _evaluate(

@@ -13,8 +13,11 @@ from sqlalchemy import Engine
 from recsys.config import Settings
 from recsys.data.queries import read_interactions, read_items
 from recsys.db.models import Model
+from recsys.infra.endpoints import Endpoints
+from recsys.infra.services import resolve_endpoints
 from recsys.ranking import InteractionData, create_ranker
 from recsys.training.feast_features import FeastFeatureSource, resolve_feature_service
+from recsys.training.holdout import holdout_metrics
 from recsys.training.reference import build_reference
 from recsys.training.registry import artifact_checksum, register_model
 
@@ -27,12 +30,27 @@ def train_model(
     params: dict[str, Any] | None = None,
     *,
     activate: bool = True,
+    holdout: float | None = None,
+    endpoints: Endpoints | None = None,
 ) -> Model:
+    """``holdout``: the share of the latest interactions the same ranker is measured on
+    (:mod:`recsys.training.holdout`; default ``settings.train_holdout``, 0 skips it)."""
     ranker = create_ranker(algorithm, params)  # validates the name and params before any work
     feature_service = resolve_feature_service(store, ranker)
     interactions = read_interactions(engine)
     if interactions.empty:
         raise RuntimeError("no interactions in the database: run `recsys data load` first")
+    holdout = settings.train_holdout if holdout is None else holdout
+    quality = None
+    if holdout > 0:
+        quality = holdout_metrics(
+            settings,
+            endpoints or resolve_endpoints(settings),
+            engine,
+            algorithm,
+            ranker.config.model_dump(mode="json"),
+            holdout,
+        )
     items = read_items(engine)
     # Rankers that learn from store features read them point-in-time through the same Feast
     # FeatureService the API reads online.
@@ -74,6 +92,7 @@ def train_model(
                 "reference_seconds": round(reference_seconds, 3),
                 "users": data.n_users,
                 "items": data.n_items,
+                **({"holdout": quality} if quality is not None else {}),
             },
             artifact_path=str(directory),
             artifact_sha256=checksum,

@@ -1,0 +1,69 @@
+"""A trained version's holdout quality (real Postgres, Redis and Feast): measured on the latest
+interactions by the same ranker fitted without them, recomputed here by hand."""
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from recsys.data.synthetic import SyntheticConfig, generate_synthetic
+from recsys.db.models import Interaction
+from recsys.evaluation.metrics import ndcg_at_k, precision_at_k
+from recsys.ranking import InteractionData
+from recsys.ranking.popularity import PopularityRanker
+from recsys.training.train import train_model
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def served(serve_dataset):  # type: ignore[no-untyped-def]
+    data = generate_synthetic(SyntheticConfig(n_users=150, n_items=80))
+    serve_dataset(data)
+    return data
+
+
+def _interaction_count(engine) -> int:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(Interaction)))
+
+
+def test_a_version_records_its_rankers_quality_on_the_latest_interactions(  # type: ignore[no-untyped-def]
+    served, settings, engine, feature_store, test_endpoints
+) -> None:
+    before = _interaction_count(engine)
+    row = train_model(
+        settings, engine, feature_store, "popularity", activate=False, holdout=0.2,
+        endpoints=test_endpoints,
+    )  # fmt: skip
+    holdout = row.metrics["holdout"]
+
+    # By hand: fit on the rows before the 80 % time quantile, recommend each user active on
+    # both sides their 10 most popular unseen items, score against the later items.
+    events = served.interactions
+    cutoff = events["occurred_at"].quantile(0.8)
+    train, later = events[events["occurred_at"] < cutoff], events[events["occurred_at"] >= cutoff]
+    ranker = PopularityRanker().fit(InteractionData.from_frame(train, served.items["item_id"]))
+    seen = set(zip(train["user_id"], train["item_id"], strict=True))
+    known_users, known_items = set(train["user_id"]), set(train["item_id"])
+    relevant: dict[str, set[str]] = {}
+    for user, item in zip(later["user_id"], later["item_id"], strict=True):
+        if user in known_users and item in known_items and (user, item) not in seen:
+            relevant.setdefault(user, set()).add(item)
+    top = {user: list(ranker.recommend(user, 10).item_ids) for user in relevant}
+
+    assert holdout["protocol"] == "temporal" and holdout["test_ratio"] == 0.2
+    assert holdout["k"] == 10 and holdout["users"] == len(relevant) > 10
+    assert holdout["test_rows"] == sum(len(items) for items in relevant.values())
+    assert pd.Timestamp(holdout["cutoff"]) < cutoff <= pd.Timestamp(row.train_end)
+    assert holdout["ndcg@10"] == pytest.approx(ndcg_at_k(top, relevant, 10), abs=1e-4)
+    assert holdout["precision@10"] == pytest.approx(precision_at_k(top, relevant, 10), abs=1e-4)
+    assert 0 < holdout["ndcg@10"] < 1
+    # The version itself is fitted on everything, and the app database is left as it was.
+    assert row.n_interactions == before == _interaction_count(engine) == len(events)
+
+
+def test_no_holdout_records_none(  # type: ignore[no-untyped-def]
+    served, settings, engine, feature_store
+) -> None:
+    row = train_model(settings, engine, feature_store, "popularity", activate=False, holdout=0)
+    assert "holdout" not in row.metrics
