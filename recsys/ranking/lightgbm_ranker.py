@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from recsys.ranking.base import InteractionData, Ranker, RankerConfig, Recommendations
 from recsys.ranking.learning_to_rank import (
@@ -85,6 +85,23 @@ class LightGBMConfig(RankerConfig):
         1, ge=1, description="Boosters trained with consecutive seeds; their scores are averaged"
     )
     seed: int = 42
+    blend: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of blend_with's score (standardised over the user's unseen "
+        "catalogue) added to the boosters' score (in units of its spread over the training "
+        "rows); 0 ranks by the boosters alone",
+    )
+    blend_with: str = Field("ease", description="The scorer whose score is blended in")
+
+    @model_validator(mode="after")
+    def _blend_needs_its_scorer(self) -> LightGBMConfig:
+        if self.blend > 0 and self.blend_with not in self.scorers:
+            raise ValueError(
+                f"blend_with {self.blend_with!r} is not one of the scorers {self.scorers}: "
+                "add it to scorers or set blend to 0"
+            )
+        return self
 
 
 @register
@@ -165,6 +182,13 @@ class LightGBMRanker(Ranker):
             lightgbm.train({**params, "seed": cfg.seed + i}, dataset, cfg.n_estimators)
             for i in range(cfg.ensemble)
         ]
+        # The blend adds a scorer's standardised score to the boosters' score in units of the
+        # latter's spread over the training rows: a constant of the model, so an item's score
+        # does not depend on which other items are ranked with it.
+        matrix = inputs.to_numpy(dtype=np.float64)
+        spread = float(np.std(np.mean([b.predict(matrix) for b in self.boosters_], axis=0)))
+        self.booster_scale_ = spread if spread > 0 else 1.0
+        self.blend_, self.blend_with_ = cfg.blend, cfg.blend_with
         self.training_summary_ = {
             "groups": int(len(groups)),
             "rows": int(len(rows)),
@@ -266,10 +290,19 @@ class LightGBMRanker(Ranker):
         inputs = self._input_matrix(user_id, item_ids, features)
         if inputs is not None:
             positions, matrix = inputs
-            out[positions] = np.mean(
+            boosted = np.mean(
                 [booster.predict(matrix, num_threads=1) for booster in self.boosters_], axis=0
             )
+            out[positions] = (
+                boosted / self.booster_scale_ + self._blended(matrix) if self.blend_ else boosted
+            )
         return out
+
+    def _blended(self, matrix: np.ndarray) -> np.ndarray:
+        """``blend`` × the blended scorer's standardised score per row (0 where it has none,
+        e.g. an item the user has seen: the mean of the unseen catalogue)."""
+        column = matrix[:, self.input_columns_.index(f"{self.blend_with_}_score")]
+        return self.blend_ * np.nan_to_num(column, nan=0.0)
 
     def _inputs(
         self, user_id: str, item_ids: list[str], features: pd.DataFrame | None
@@ -335,7 +368,13 @@ class LightGBMRanker(Ranker):
             axis=0,
         )
         columns = [*self.input_columns_, "bias"]
-        return inputs, pd.DataFrame(contributions, columns=columns, index=inputs.index)
+        if not self.blend_:
+            return inputs, pd.DataFrame(contributions, columns=columns, index=inputs.index)
+        explained = pd.DataFrame(
+            contributions / self.booster_scale_, columns=columns, index=inputs.index
+        )
+        explained[f"{self.blend_with_}_blend"] = self._blended(inputs.to_numpy(np.float64))
+        return inputs, explained
 
     def recommend(
         self,
@@ -375,6 +414,9 @@ class LightGBMRanker(Ranker):
             "training": self.training_summary_,
             "scorers": list(self.scorers_),
             "boosters": len(self.boosters_),
+            "booster_scale": self.booster_scale_,
+            "blend": self.blend_,
+            "blend_with": self.blend_with_,
         }
         (directory / "reranker.json").write_text(json.dumps(meta, indent=2))
         for name, scorer in self.scorers_.items():
@@ -390,6 +432,9 @@ class LightGBMRanker(Ranker):
         self.store_columns_ = meta["store_columns"]
         self.time_columns_ = meta["time_columns"]
         self.training_summary_ = meta["training"]
+        # Artifacts saved before the blend rank by the boosters alone, whatever the config says.
+        self.booster_scale_ = meta.get("booster_scale", 1.0)
+        self.blend_, self.blend_with_ = meta.get("blend", 0.0), meta.get("blend_with", "ease")
         self.scorers_ = {
             name: load_ranker(directory / f"scorer-{name}") for name in meta["scorers"]
         }

@@ -1,8 +1,10 @@
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from recsys.ranking import InteractionData, available_rankers, create_ranker, protocol_params
 from recsys.ranking.als import ALSRanker
@@ -10,10 +12,10 @@ from recsys.ranking.bpr import BPRRanker
 from recsys.ranking.ease import EASERanker
 from recsys.ranking.item_knn import ItemKNNRanker
 from recsys.ranking.learning_to_rank import add_trending_rows, carve_labels, relative_scores
-from recsys.ranking.lightgbm_ranker import LightGBMRanker
+from recsys.ranking.lightgbm_ranker import LightGBMConfig, LightGBMRanker
 from recsys.ranking.popularity import PopularityRanker
 from recsys.ranking.sequential_knn import SequentialKNNRanker
-from recsys.ranking.two_stage import TwoStageRanker
+from recsys.ranking.two_stage import TwoStageConfig, TwoStageRanker
 from recsys.testing import PersonalisedContract, RankerContract, checkerboard
 
 
@@ -233,7 +235,7 @@ class TestTwoStage(PersonalisedContract):
     def test_an_ensemble_averages_boosters_of_different_seeds(
         self, data: InteractionData, tmp_path: Path
     ) -> None:
-        ranker = TwoStageRanker({**SMALL_BOOSTER, "ensemble": 3}).fit(data)
+        ranker = TwoStageRanker({**SMALL_BOOSTER, "ensemble": 3, "blend": 0}).fit(data)
         items = list(ranker.item_ids_[:10])
         inputs = ranker._inputs("u0", items, None)
         assert inputs is not None
@@ -242,6 +244,49 @@ class TestTwoStage(PersonalisedContract):
         np.testing.assert_allclose(ranker.score("u0", items), np.mean(each, axis=0))
         ranker.save(tmp_path / "model")
         assert len(type(ranker).load(tmp_path / "model").boosters_) == 3
+
+    def test_the_blend_adds_eases_standardised_score_to_the_boosters(
+        self, data: InteractionData, tmp_path: Path
+    ) -> None:
+        ranker = TwoStageRanker({**SMALL_BOOSTER, "ensemble": 2}).fit(data)  # blend 1 by default
+        items = list(ranker.item_ids_[:10])
+        inputs = ranker._inputs("u0", items, None)
+        assert inputs is not None and ranker.blend_ == 1.0
+        boosted = np.mean(
+            [b.predict(inputs.to_numpy(), num_threads=1) for b in ranker.boosters_], axis=0
+        )
+        scores = ranker.score("u0", items)
+        expected = boosted / ranker.booster_scale_ + inputs["ease_score"].fillna(0).to_numpy()
+        np.testing.assert_allclose(scores[inputs.index], expected)
+        assert not np.allclose(np.argsort(-scores), np.argsort(-boosted))  # the blend reorders
+        # An item's score does not depend on which others are ranked with it.
+        np.testing.assert_allclose(ranker.score("u0", items[3:6]), scores[3:6])
+        explained_inputs, contributions = ranker.explain("u0", items)
+        assert list(contributions.columns)[-2:] == ["bias", "ease_blend"]
+        np.testing.assert_allclose(contributions.sum(axis=1), scores[explained_inputs.index])
+
+        ranker.save(tmp_path / "model")
+        np.testing.assert_allclose(
+            TwoStageRanker.load(tmp_path / "model").score("u0", items), scores
+        )
+        # An artifact saved before the blend existed ranks by its boosters alone.
+        meta_file = tmp_path / "model" / "reranker.json"
+        meta = json.loads(meta_file.read_text())
+        for key in ("booster_scale", "blend", "blend_with"):
+            del meta[key]
+        meta_file.write_text(json.dumps(meta))
+        old = TwoStageRanker.load(tmp_path / "model")
+        np.testing.assert_allclose(old.score("u0", items)[inputs.index], boosted)
+
+
+def test_the_default_blend_needs_ease_among_the_scorers() -> None:
+    assert TwoStageConfig().blend == 1.0 and LightGBMConfig().blend == 0.0
+    assert TwoStageConfig(scorers=["sequential_knn"]).blend == 0.0
+    assert TwoStageConfig(scorers=["item_knn"], blend_with="item_knn").blend == 1.0
+    with pytest.raises(ValidationError, match="blend_with 'ease' is not one of the scorers"):
+        TwoStageConfig(scorers=["sequential_knn"], blend=1.0)
+    with pytest.raises(ValidationError, match="blend_with 'ease'"):
+        LightGBMConfig(blend=0.5)
 
 
 def test_trending_rows_count_only_what_happened_before_each_cutoff() -> None:
@@ -275,7 +320,8 @@ def test_a_random_holdout_takes_each_rankers_own_defaults_for_it() -> None:
     assert protocol_params("ease", random_holdout=False) == {}
     assert protocol_params("ease", random_holdout=True) == {"half_life_days": None}
     assert protocol_params("ease", True, {"half_life_days": 90}) == {"half_life_days": 90}
-    assert protocol_params("two_stage", True) == {"label_split": "random"}
+    assert protocol_params("lightgbm", True) == {"label_split": "random"}
+    assert protocol_params("two_stage", True) == {"label_split": "random", "blend": 0.0}
     data = InteractionData.from_frame(checkerboard())
     forecast = TwoStageRanker({**SMALL_BOOSTER, "scorers": ["ease"]}).fit(data)
     assert forecast.scorers_["ease"].config.half_life_days == 730
