@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
+from recsys.data.schema import Dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 from recsys.db.models import Interaction
 from recsys.evaluation.metrics import ndcg_at_k, precision_at_k
@@ -67,3 +68,31 @@ def test_no_holdout_records_none(  # type: ignore[no-untyped-def]
 ) -> None:
     row = train_model(settings, engine, feature_store, "popularity", activate=False, holdout=0)
     assert "holdout" not in row.metrics
+
+
+def test_a_holdout_with_nothing_to_measure_is_recorded_and_the_version_kept(  # type: ignore[no-untyped-def]
+    serve_dataset, settings, engine, feature_store, test_endpoints
+) -> None:
+    # Everything after the cut-off is by newcomers: no user is on both sides to measure.
+    day = pd.Timestamp("2026-01-01", tz="UTC")
+    early = [
+        (f"u{u}", f"i{(u + i) % 6}", day + pd.Timedelta(hours=u * 6 + i))
+        for u in range(8)
+        for i in range(6)
+    ]
+    late = [(f"new{u}", f"i{u % 6}", day + pd.Timedelta(days=30, hours=u)) for u in range(6)]
+    interactions = pd.DataFrame(early + late, columns=["user_id", "item_id", "occurred_at"])
+    interactions["rating"] = float("nan")
+    users = pd.DataFrame({"user_id": pd.unique(interactions["user_id"])})
+    users["attributes"] = [{} for _ in range(len(users))]
+    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(6)], "title": None})
+    items["genres"] = [["Drama"] for _ in range(len(items))]
+    items["attributes"] = [{} for _ in range(len(items))]
+    serve_dataset(Dataset("newcomers", users, items, interactions))
+
+    row = train_model(
+        settings, engine, feature_store, "popularity", activate=False, holdout=0.1,
+        endpoints=test_endpoints,
+    )  # fmt: skip
+    assert "no evaluable test rows" in row.metrics["holdout"]["skipped"]
+    assert row.version and row.n_interactions == len(interactions)
