@@ -61,7 +61,10 @@ class Explanation(BaseModel):
     features: dict[str, Any] = Field(description="Online feature values the model was given")
     inputs: dict[str, Any] | None = Field(None, description="The model's own inputs")
     contributions: dict[str, float] | None = Field(
-        None, description="Per-input contribution to the score (LightGBM pred_contrib; + bias)"
+        None,
+        description="Per-input contribution to the score (LightGBM pred_contrib, + bias; for a "
+        "blended two_stage model in units of the boosters' spread, + the blended scorer's term, "
+        "e.g. ease_blend): they add up to the score",
     )
 
 

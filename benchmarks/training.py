@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--holdout", type=float, default=0.1)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if not 0 < args.holdout < 1:
+        parser.error("--holdout is the share measured on: between 0 and 1, exclusive")
     models = args.model or ["als", "two_stage"]
 
     settings = Settings()

@@ -92,14 +92,16 @@ class LightGBMConfig(RankerConfig):
         "catalogue) added to the boosters' score (in units of its spread over the training "
         "rows); 0 ranks by the boosters alone",
     )
-    blend_with: str = Field("ease", description="The scorer whose score is blended in")
+    blend_with: str = Field(
+        "ease", description="The scorer whose score is blended in, or 'generator'"
+    )
 
     @model_validator(mode="after")
     def _blend_needs_its_scorer(self) -> LightGBMConfig:
-        if self.blend > 0 and self.blend_with not in self.scorers:
+        if self.blend > 0 and self.blend_with not in (*self.scorers, GENERATOR):
             raise ValueError(
-                f"blend_with {self.blend_with!r} is not one of the scorers {self.scorers}: "
-                "add it to scorers or set blend to 0"
+                f"blend_with {self.blend_with!r} is not one of the scorers {self.scorers} nor "
+                f"{GENERATOR!r}: add it to scorers or set blend to 0"
             )
         return self
 

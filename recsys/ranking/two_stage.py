@@ -52,12 +52,12 @@ class TwoStageConfig(LightGBMConfig):
     @model_validator(mode="before")
     @classmethod
     def _default_blend_only_with_its_scorer(cls, data: Any) -> Any:
-        """Scorers that leave the blended one out turn the default blend off (an explicit
-        blend without its scorer is still refused)."""
-        if isinstance(data, dict) and "blend" not in data:
-            scorers = data.get("scorers", DEFAULT_SCORERS)
-            if data.get("blend_with", "ease") not in scorers:
-                return {**data, "blend": 0.0}
+        """Scorers that leave EASE out turn the default blend off; a blend or blend_with given
+        without its scorer is still refused (a typo must not rank by the boosters alone)."""
+        if not isinstance(data, dict) or "blend" in data or "blend_with" in data:
+            return data
+        if "ease" not in data.get("scorers", DEFAULT_SCORERS):
+            return {**data, "blend": 0.0}
         return data
 
 

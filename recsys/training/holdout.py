@@ -11,9 +11,13 @@ holdout's cut-off and nothing after it reaches the fit.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Engine
 
 from recsys.config import Settings
@@ -47,16 +51,24 @@ def holdout_metrics(
     )
     data = read_app_dataset(engine)
     try:
-        report = run_evaluation(spec, settings, endpoints, data=data)
+        with _environment_kept():
+            report = run_evaluation(
+                spec, settings, endpoints, progress=lambda step: log.info("holdout: %s", step),
+                data=data,
+            )  # fmt: skip
     except ValueError as exc:  # the split or the fit found too little data (names, params checked)
         return _skipped(algorithm, test_ratio, str(exc))
-    except psycopg.errors.InsufficientPrivilege as exc:
-        # A production role may not create databases; the version is no worse for it.
+    except (psycopg.errors.InsufficientPrivilege, sqlalchemy.exc.DBAPIError) as exc:
+        # A production role may not create or fill the evaluation database; the version is no
+        # worse for it. Anything else (a server that does not answer) fails the training.
+        cause = getattr(exc, "orig", exc)
+        if not isinstance(cause, psycopg.errors.InsufficientPrivilege):
+            raise
         return _skipped(
             algorithm,
             test_ratio,
-            f"{exc}".strip() + f": create database {endpoints.pg_database}_eval for this role, "
-            "or set RECSYS_TRAIN_HOLDOUT=0",
+            f"{str(cause).strip()}: let this role own the evaluation database (CREATE DATABASE "
+            f"{endpoints.pg_database}_eval OWNER <role>), or set RECSYS_TRAIN_HOLDOUT=0",
         )
     (result,) = report.results
     k = spec.k
@@ -70,6 +82,19 @@ def holdout_metrics(
         **{f"{name}@{k}": round(value, 4) for name, value in result.metrics.items()},
         "fit_seconds": result.fit_seconds,
     }
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """Feast reads its connection settings from the environment, so the evaluation points the
+    process's at its own project and database; they are put back for the rest of the process."""
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(before):
+            del os.environ[key]
+        os.environ.update(before)
 
 
 def _skipped(algorithm: str, test_ratio: float, reason: str) -> dict[str, Any]:

@@ -283,8 +283,11 @@ def test_the_default_blend_needs_ease_among_the_scorers() -> None:
     assert TwoStageConfig().blend == 1.0 and LightGBMConfig().blend == 0.0
     assert TwoStageConfig(scorers=["sequential_knn"]).blend == 0.0
     assert TwoStageConfig(scorers=["item_knn"], blend_with="item_knn").blend == 1.0
+    assert TwoStageConfig(scorers=[], blend_with="generator").blend == 1.0
     with pytest.raises(ValidationError, match="blend_with 'ease' is not one of the scorers"):
         TwoStageConfig(scorers=["sequential_knn"], blend=1.0)
+    with pytest.raises(ValidationError, match="blend_with 'item_knn' is not one of the scorers"):
+        TwoStageConfig(blend_with="item_knn")  # a typo does not switch the blend off
     with pytest.raises(ValidationError, match="blend_with 'ease'"):
         LightGBMConfig(blend=0.5)
 

@@ -1,16 +1,21 @@
 """A trained version's holdout quality (real Postgres, Redis and Feast): measured on the latest
 interactions by the same ranker fitted without them, recomputed here by hand."""
 
+import os
+import uuid
+
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from recsys.data.schema import Dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 from recsys.db.models import Interaction
 from recsys.evaluation.metrics import ndcg_at_k, precision_at_k
+from recsys.infra.endpoints import Endpoints, connect_postgres
 from recsys.ranking import InteractionData
 from recsys.ranking.popularity import PopularityRanker
+from recsys.training.holdout import holdout_metrics
 from recsys.training.train import train_model
 
 pytestmark = pytest.mark.integration
@@ -31,7 +36,7 @@ def _interaction_count(engine) -> int:  # type: ignore[no-untyped-def]
 def test_a_version_records_its_rankers_quality_on_the_latest_interactions(  # type: ignore[no-untyped-def]
     served, settings, engine, feature_store, test_endpoints
 ) -> None:
-    before = _interaction_count(engine)
+    before, environment = _interaction_count(engine), dict(os.environ)
     row = train_model(
         settings, engine, feature_store, "popularity", activate=False, holdout=0.2,
         endpoints=test_endpoints,
@@ -61,6 +66,40 @@ def test_a_version_records_its_rankers_quality_on_the_latest_interactions(  # ty
     assert 0 < holdout["ndcg@10"] < 1
     # The version itself is fitted on everything, and the app database is left as it was.
     assert row.n_interactions == before == _interaction_count(engine) == len(events)
+    # The evaluation pointed Feast's environment at its own project; it is put back.
+    assert dict(os.environ) == environment
+
+
+def test_a_role_that_may_not_create_or_fill_the_evaluation_database_is_told_what_to_do(  # type: ignore[no-untyped-def]
+    served, settings, engine, test_endpoints
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    role, database = f"recsys_limited_{suffix}", f"recsys_limited_{suffix}"
+    url = make_url(test_endpoints.database_url)
+    limited = Endpoints(
+        url.set(username=role, password="limited", database=database).render_as_string(False),
+        test_endpoints.redis_url,
+    )
+    with connect_postgres(test_endpoints) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN NOCREATEDB PASSWORD 'limited'")
+        admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        # It may not create the evaluation database…
+        refused = holdout_metrics(settings, limited, engine, "popularity", {}, 0.2)
+        assert "permission denied to create database" in refused["skipped"]
+        assert f"CREATE DATABASE {database}_eval OWNER <role>" in refused["skipped"]
+        # …nor, where someone else created it, the tables in it.
+        with connect_postgres(test_endpoints) as admin:
+            admin.execute(f'CREATE DATABASE "{database}_eval"')
+        with connect_postgres(test_endpoints, f"{database}_eval") as admin:
+            admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # PostgreSQL 15's default
+        refused = holdout_metrics(settings, limited, engine, "popularity", {}, 0.2)
+        assert "permission denied for schema public" in refused["skipped"]
+    finally:
+        with connect_postgres(test_endpoints) as admin:
+            for name in (f"{database}_eval", database):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f"DROP ROLE IF EXISTS {role}")
 
 
 def test_no_holdout_records_none(  # type: ignore[no-untyped-def]
