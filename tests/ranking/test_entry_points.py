@@ -142,8 +142,12 @@ def test_a_plugins_own_tests_inherit_the_contract_from_the_installed_package(
     from the installed `recsys` package, not from this checkout's tests."""
     (installed_plugin / "test_random.py").write_text(PLUGIN_TESTS)
     env = {**os.environ, "PYTHONPATH": str(installed_plugin)}  # what `pip install` gives it
+    # Its own --basetemp: a pytest on the default one resets /tmp/pytest-of-<user> to mode 700,
+    # which locks the embedded PostgreSQL (another user) out of its data directory under it, and
+    # its next checkpoint PANICs (this session's servers died at teardown).
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_random.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_random.py",
+         "--basetemp", str(installed_plugin / "pytest-tmp")],
         cwd=installed_plugin, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     contract_tests = [name for name in dir(RankerContract) if name.startswith("test_")]
