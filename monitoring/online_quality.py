@@ -72,6 +72,29 @@ def effective_lists(served: pd.DataFrame, k: int) -> float:
     return float(slots.sum() ** 2 / squares) if squares else 0.0
 
 
+def effective_sizes(served: pd.DataFrame, k: int) -> dict[str, float]:
+    """How many independent draws each watched mean is worth when a user's requests in a week
+    are one draw (they share the user's taste, so they rise and fall together): (Σ w)² / Σ w²
+    over users, w = the user's requests for NDCG and hit rate (means over requests) or the
+    user's slots for CTR (a mean over slots). Equal to the requests, or :func:`effective_lists`,
+    when every user asked once; far fewer when a few users made most of the requests. This is
+    the bound for a user's requests moving fully together, so the drop test errs towards noise."""
+    by_user = (
+        served["user_id"].astype(object).where(served["user_id"].notna(), served["request_id"])
+    )
+    requests = served.assign(_user=by_user).drop_duplicates("request_id")
+    slots = served.loc[served["rank"] <= k].assign(_user=by_user)
+
+    def worth(weights: np.ndarray) -> float:
+        squares = float((weights**2).sum())
+        return float(weights.sum() ** 2 / squares) if squares else 0.0
+
+    per_user_requests = requests.groupby("_user").size().to_numpy(np.float64)
+    per_user_slots = slots.groupby("_user").size().to_numpy(np.float64)
+    n = worth(per_user_requests)
+    return {"ndcg": n, "hit_rate": n, "ctr": worth(per_user_slots)}
+
+
 def quality_by_metric_functions(
     served: pd.DataFrame, feedback: pd.DataFrame, k: int
 ) -> dict[str, float]:

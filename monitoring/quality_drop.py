@@ -4,10 +4,12 @@ Hit rate and NDCG are means over lists of values in [0, 1], and the variance of 
 most mean × (1 − mean) (equality for a 0/1 value, as a hit is), so with n = the week's lists the
 test errs towards calling a drop noise. CTR is a mean over slots, weighted by each list's length:
 its n is the effective number of lists, (Σ slots)² / Σ slots² (n = lists would overstate it when
-a few long lists hold most slots: 5.5 % false alarms at p < 0.01 in a review's simulation). It
-needs only what a week's summary row keeps. A user's several requests in a week are not
-independent either; that is not corrected for. A 71 % CTR "drop" from one request to three (an
-audit's week) is not an alert; a fall from 0.2 to 0.03 over a hundred and sixty lists is.
+a few long lists hold most slots: 5.5 % false alarms at p < 0.01 in a review's simulation). A
+user's several requests in a week are not independent either (they share the user's taste), so n
+counts users, each weighted by their requests or slots
+(:func:`monitoring.online_quality.effective_sizes`). It needs only what a week's summary row
+keeps. A 71 % CTR "drop" from one request to three (an audit's week) is not an alert; a fall
+from 0.2 to 0.03 over a hundred and sixty lists is.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ from monitoring.evidently_quality import run_quality_report
 from monitoring.online_quality import (
     distribution,
     effective_lists,
+    effective_sizes,
     positive_feedback,
     quality,
 )
@@ -240,6 +241,7 @@ def build_weekly_report(
             )
         quality_notes = []
         ctr_lists = effective_lists(served, k)
+        sizes_now = effective_sizes(served, k)
         # Which model served most of each week: a fall with a new model is read differently
         switched = ""
         if previous is not None and previous.model_version and version != previous.model_version:
@@ -250,19 +252,20 @@ def build_weekly_report(
                 continue
             assert previous is not None  # a change needs last week's row
             metric = name.removeprefix("quality.")
-            if metric == "ctr":  # a mean over slots: its lists weighted by length (quality_drop)
-                sizes = (previous.ctr_effective_lists or previous.requests, ctr_lists)
-            else:
-                sizes = (previous.requests, online["requests"])
+            # n of each week: its users' worth of draws (quality_drop); a week reported before
+            # those were kept falls back to its lists
+            before = (previous.effective_sizes or {}).get(metric) or (
+                previous.ctr_effective_lists if metric == "ctr" else None
+            )
+            sizes = (before or previous.requests, sizes_now[metric])
             p_value = drop_p_value(previous.quality[metric], sizes[0], online[metric], sizes[1])
             fell = f"{name} fell {-change:.0%} against {week.previous().name}" + switched
             if p_value < DROP_ALPHA:
                 reasons.append(fell)
             else:
                 quality_notes.append(
-                    f"{fell}, within the noise of {sizes[1]:.0f} and {sizes[0]:.0f} "
-                    f"{'effective lists' if metric == 'ctr' else 'requests'} (p = {p_value:.2f}): "
-                    "not an alert"
+                    f"{fell}, within the noise of {sizes[1]:.0f} and {sizes[0]:.0f} effective "
+                    f"users (a user's requests count as one draw; p = {p_value:.2f}): not an alert"
                 )
 
         values = {name: value for name, value in current.items() if name != "quality.requests"}
@@ -381,6 +384,7 @@ def build_weekly_report(
             alert_reasons=reasons,
             notes=notes,
             ctr_effective_lists=ctr_lists,
+            effective_sizes=sizes_now,
             html_path=str(final_dir / page.name),
             json_path=str(final_dir / drift.json_path.name)
             if drift

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_upgrade_head_creates_the_schema_the_models_describe(engine) -> None:  # type: ignore[no-untyped-def]
-    assert current_revision(engine) == "0007"
+    assert current_revision(engine) == "0008"
     tables = set(inspect(engine).get_table_names())
     assert {
         "users",

@@ -118,3 +118,20 @@ def test_effective_lists_of_a_ctr() -> None:
     uneven = _served({"long": [f"i{j}" for j in range(10)]} | {f"r{i}": ["x"] for i in range(9)})
     assert effective_lists(uneven, k=10) == pytest.approx(19**2 / 109)
     assert effective_lists(uneven, k=1) == pytest.approx(10)  # only the top slot counts
+
+
+def test_effective_sizes_count_a_users_requests_as_one_draw() -> None:
+    from monitoring.online_quality import effective_lists, effective_sizes
+
+    each_once = _served({f"r{i}": [f"i{j}" for j in range(10)] for i in range(5)})
+    assert effective_sizes(each_once, k=10) == pytest.approx(
+        {"ndcg": 5, "hit_rate": 5, "ctr": effective_lists(each_once, k=10)}
+    )
+    # one user asked nine times, nine others once: 18 requests worth 18² / (81 + 9) users
+    lists = {f"r{i}": ["a", "b"] for i in range(18)}
+    owners = {f"r{i}": "heavy" for i in range(9)} | {f"r{i}": f"u{i}" for i in range(9, 18)}
+    got = effective_sizes(_served(lists, owners), k=10)
+    assert got["ndcg"] == pytest.approx(18**2 / 90) and got["ctr"] == pytest.approx(36**2 / 360)
+    # a request without a user is its own draw
+    anonymous = _served(lists, owners).assign(user_id=None)
+    assert effective_sizes(anonymous, k=10)["ndcg"] == pytest.approx(18)

@@ -191,6 +191,38 @@ def test_a_quality_drop_against_a_week_of_one_request_is_noise_not_an_alert(  # 
     assert any(n.startswith("quality.ctr fell") and "not an alert" in n for n in report.notes)
 
 
+def test_a_drop_carried_by_a_few_users_is_noise_not_an_alert(  # type: ignore[no-untyped-def]
+    week_served, settings, engine
+) -> None:
+    """The fall that alerts above, with the week's 60 requests all made by one user: they rise
+    and fall with that user's taste, so the week is worth one draw, not sixty."""
+    period = {"start": week_served.start, "end": week_served.end}
+    with engine.begin() as conn:
+        owners = conn.execute(
+            text("SELECT request_id, user_id FROM served_requests "
+                 "WHERE served_at >= :start AND served_at < :end"), period,
+        ).all()  # fmt: skip
+        conn.execute(
+            text("UPDATE served_requests SET user_id = 'heavy' "
+                 "WHERE served_at >= :start AND served_at < :end"), period,
+        )  # fmt: skip
+    try:
+        report = build_weekly_report(settings, engine, week_served)
+    finally:
+        with engine.begin() as conn:
+            for request_id, user_id in owners:
+                conn.execute(
+                    text("UPDATE served_requests SET user_id = :u WHERE request_id = :r"),
+                    {"u": user_id, "r": request_id},
+                )
+    assert report.effective_sizes == {"ndcg": 1.0, "hit_rate": 1.0, "ctr": 1.0}
+    assert report.changes["quality.ndcg"] < -0.2  # the same fall as the alert above...
+    assert not any(r.startswith("quality.") for r in report.alert_reasons)  # ...now noise
+    assert any("effective users" in n and "not an alert" in n for n in report.notes)
+    rebuilt = build_weekly_report(settings, engine, week_served)  # the owners are back
+    assert rebuilt.effective_sizes["ndcg"] == REQUESTS and rebuilt.alert
+
+
 def test_drop_p_values() -> None:
     from monitoring.quality_drop import drop_p_value
 
