@@ -30,18 +30,15 @@ def positive_feedback(
     return events[kind & (~rated | good_rating)]
 
 
-def quality(served: pd.DataFrame, feedback: pd.DataFrame, k: int) -> dict[str, float]:
-    """``served``: request_id, item_id, rank (one row per served slot; a list that served nothing
-    is one row without item and rank, and counts as a miss). ``feedback``: the positive,
-    attributed events. CTR = positive served slots / slots; hit rate = lists with a
-    positive / lists; NDCG@k and MRR@k over every list (a list without feedback scores 0).
-
-    Vectorised (a week is millions of slots); :func:`quality_by_metric_functions` computes the
-    same numbers with the offline metric functions, and a test holds the two equal."""
-    requests = served["request_id"].nunique()  # lists that served nothing included: misses
+def per_request(served: pd.DataFrame, feedback: pd.DataFrame, k: int) -> pd.DataFrame:
+    """One row per served request (index: request id as text, in first-served order): its
+    ``slots`` (items at rank ≤ k), ``positives`` (those with positive feedback), ``ndcg`` and
+    ``rr`` (reciprocal rank of the first positive), 0 for a list without feedback or items."""
+    requests = pd.Index(pd.unique(served["request_id"].astype(str)), name="request_id")
+    out = pd.DataFrame(0.0, index=requests, columns=["slots", "positives", "ndcg", "rr"])
     slots = served.loc[served["rank"] <= k, ["request_id", "item_id", "rank"]]
     if slots.empty:
-        return {"requests": float(requests), "ctr": 0.0, "hit_rate": 0.0, "ndcg": 0.0, "mrr": 0.0}
+        return out
     slots = slots.astype({"request_id": str, "item_id": str})
     positive = feedback[["request_id", "item_id"]].astype(str).drop_duplicates()
     positive = positive[positive["request_id"].isin(set(slots["request_id"]))]
@@ -52,14 +49,31 @@ def quality(served: pd.DataFrame, feedback: pd.DataFrame, k: int) -> dict[str, f
     dcg = pd.Series(gains, index=hits["request_id"]).groupby(level=0).sum()
     discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))  # IDCG for 1..k relevant items
     ideal = pd.Series(discounts[np.minimum(n_relevant.to_numpy(), k) - 1], index=n_relevant.index)
-    ndcg = (dcg / ideal.reindex(dcg.index)).sum() / requests
-    mrr = (1.0 / hits.groupby("request_id")["rank"].min()).sum() / requests
+    out["slots"] = slots.groupby("request_id").size().reindex(requests, fill_value=0)
+    out["positives"] = hits.groupby("request_id").size().reindex(requests, fill_value=0)
+    out["ndcg"] = (dcg / ideal.reindex(dcg.index)).reindex(requests, fill_value=0.0)
+    out["rr"] = (1.0 / hits.groupby("request_id")["rank"].min()).reindex(requests, fill_value=0.0)
+    return out
+
+
+def quality(served: pd.DataFrame, feedback: pd.DataFrame, k: int) -> dict[str, float]:
+    """``served``: request_id, item_id, rank (one row per served slot; a list that served nothing
+    is one row without item and rank, and counts as a miss). ``feedback``: the positive,
+    attributed events. CTR = positive served slots / slots; hit rate = lists with a
+    positive / lists; NDCG@k and MRR@k over every list (a list without feedback scores 0).
+
+    Vectorised (a week is millions of slots); :func:`quality_by_metric_functions` computes the
+    same numbers with the offline metric functions, and a test holds the two equal."""
+    rows = per_request(served, feedback, k)
+    slots = rows["slots"].sum()
+    if not slots:
+        return {"requests": float(len(rows)), "ctr": 0.0, "hit_rate": 0.0, "ndcg": 0.0, "mrr": 0.0}
     return {
-        "requests": float(requests),
-        "ctr": len(hits) / len(slots),
-        "hit_rate": hits["request_id"].nunique() / requests,
-        "ndcg": float(ndcg),
-        "mrr": float(mrr),
+        "requests": float(len(rows)),
+        "ctr": float(rows["positives"].sum() / slots),
+        "hit_rate": float((rows["positives"] > 0).mean()),
+        "ndcg": float(rows["ndcg"].mean()),
+        "mrr": float(rows["rr"].mean()),
     }
 
 
@@ -72,27 +86,53 @@ def effective_lists(served: pd.DataFrame, k: int) -> float:
     return float(slots.sum() ** 2 / squares) if squares else 0.0
 
 
-def effective_sizes(served: pd.DataFrame, k: int) -> dict[str, float]:
-    """How many independent draws each watched mean is worth when a user's requests in a week
-    are one draw (they share the user's taste, so they rise and fall together): (Σ w)² / Σ w²
-    over users, w = the user's requests for NDCG and hit rate (means over requests) or the
-    user's slots for CTR (a mean over slots). Equal to the requests, or :func:`effective_lists`,
-    when every user asked once; far fewer when a few users made most of the requests. This is
-    the bound for a user's requests moving fully together, so the drop test errs towards noise."""
-    by_user = (
-        served["user_id"].astype(object).where(served["user_id"].notna(), served["request_id"])
+def drop_statistics(
+    served: pd.DataFrame, feedback: pd.DataFrame, k: int
+) -> dict[str, dict[str, float]]:
+    """For each watched mean (``ctr`` over slots, ``ndcg`` and ``hit_rate`` over requests), what
+    next week's drop test needs, with a user's requests in the week as one cluster (they share
+    the user's taste, so they rise and fall together):
+
+    - ``variance``: the cluster-robust variance of the mean, Σ_u (y_u − m·w_u)² / (Σ w)² ·
+      G / (G − 1), y_u and w_u the user's sums of the metric and of its weights (requests or
+      slots), m the mean, G the users;
+    - ``users``: G; ``n``: (Σ w)² / Σ w², the effective size if a user's requests moved fully
+      together (the worst case, for weeks of too few users to estimate a variance from).
+    """
+    rows = per_request(served, feedback, k)
+    first = served.drop_duplicates("request_id")
+    owner = pd.Series(
+        first["user_id"]
+        .where(first["user_id"].notna(), first["request_id"])
+        .astype(str)
+        .to_numpy(),
+        index=first["request_id"].astype(str).to_numpy(),
     )
-    requests = served.assign(_user=by_user).drop_duplicates("request_id")
-    slots = served.loc[served["rank"] <= k].assign(_user=by_user)
+    users = (
+        rows.assign(
+            user=owner.reindex(rows.index).to_numpy(),
+            requests=1.0,
+            hit=(rows["positives"] > 0).astype(float),
+        )  # fmt: skip
+        .groupby("user")[["requests", "slots", "positives", "hit", "ndcg"]]
+        .sum()
+    )
+    return {
+        "ctr": _clustered(users["positives"].to_numpy(), users["slots"].to_numpy()),
+        "ndcg": _clustered(users["ndcg"].to_numpy(), users["requests"].to_numpy()),
+        "hit_rate": _clustered(users["hit"].to_numpy(), users["requests"].to_numpy()),
+    }
 
-    def worth(weights: np.ndarray) -> float:
-        squares = float((weights**2).sum())
-        return float(weights.sum() ** 2 / squares) if squares else 0.0
 
-    per_user_requests = requests.groupby("_user").size().to_numpy(np.float64)
-    per_user_slots = slots.groupby("_user").size().to_numpy(np.float64)
-    n = worth(per_user_requests)
-    return {"ndcg": n, "hit_rate": n, "ctr": worth(per_user_slots)}
+def _clustered(sums: np.ndarray, weights: np.ndarray) -> dict[str, float]:
+    """:func:`drop_statistics` of one mean Σ sums / Σ weights over clusters."""
+    total, clusters = float(weights.sum()), int((weights > 0).sum())
+    if not total:
+        return {"variance": 0.0, "users": clusters, "n": 0.0}
+    mean = sums.sum() / total
+    correction = clusters / (clusters - 1) if clusters > 1 else 1.0
+    variance = float(((sums - mean * weights) ** 2).sum() / total**2 * correction)
+    return {"variance": variance, "users": clusters, "n": total**2 / float((weights**2).sum())}
 
 
 def quality_by_metric_functions(

@@ -46,12 +46,12 @@ from monitoring.drift_noise import NOISE_ALPHA
 from monitoring.evidently_quality import run_quality_report
 from monitoring.online_quality import (
     distribution,
+    drop_statistics,
     effective_lists,
-    effective_sizes,
     positive_feedback,
     quality,
 )
-from monitoring.quality_drop import DROP_ALPHA, drop_p_value
+from monitoring.quality_drop import DROP_ALPHA, MIN_USERS, drop_p_value, spread_drop_p_value
 from monitoring.served import read_served_slots
 from monitoring.weekly_page import weekly_page
 from monitoring.workspace import publish, unpublish
@@ -241,7 +241,7 @@ def build_weekly_report(
             )
         quality_notes = []
         ctr_lists = effective_lists(served, k)
-        sizes_now = effective_sizes(served, k)
+        statistics = drop_statistics(served, feedback, k)
         # Which model served most of each week: a fall with a new model is read differently
         switched = ""
         if previous is not None and previous.model_version and version != previous.model_version:
@@ -252,20 +252,13 @@ def build_weekly_report(
                 continue
             assert previous is not None  # a change needs last week's row
             metric = name.removeprefix("quality.")
-            # n of each week: its users' worth of draws (quality_drop); a week reported before
-            # those were kept falls back to its lists
-            before = (previous.effective_sizes or {}).get(metric) or (
-                previous.ctr_effective_lists if metric == "ctr" else None
-            )
-            sizes = (before or previous.requests, sizes_now[metric])
-            p_value = drop_p_value(previous.quality[metric], sizes[0], online[metric], sizes[1])
+            p_value, basis = _drop_p_value(metric, previous, statistics[metric], online[metric])
             fell = f"{name} fell {-change:.0%} against {week.previous().name}" + switched
             if p_value < DROP_ALPHA:
                 reasons.append(fell)
             else:
                 quality_notes.append(
-                    f"{fell}, within the noise of {sizes[1]:.0f} and {sizes[0]:.0f} effective "
-                    f"users (a user's requests count as one draw; p = {p_value:.2f}): not an alert"
+                    f"{fell}, within the noise of {basis} (p = {p_value:.2f}): not an alert"
                 )
 
         values = {name: value for name, value in current.items() if name != "quality.requests"}
@@ -384,7 +377,7 @@ def build_weekly_report(
             alert_reasons=reasons,
             notes=notes,
             ctr_effective_lists=ctr_lists,
-            effective_sizes=sizes_now,
+            drop_statistics=statistics,
             html_path=str(final_dir / page.name),
             json_path=str(final_dir / drift.json_path.name)
             if drift
@@ -461,3 +454,27 @@ def _sweep(final: Path) -> None:
 def _sample_ids(served: pd.DataFrame, n: int) -> set[str]:
     ids = pd.unique(served["request_id"])
     return set(sorted(ids)[:n])  # uuid order is random order
+
+
+def _drop_p_value(
+    metric: str, previous: WeeklyReport, now: dict[str, float], mean_now: float
+) -> tuple[float, str]:
+    """(p of last week's mean falling to this week's by chance, what it was measured against):
+    each week's users' spread when both have enough users, else the worst-case bound
+    (:mod:`monitoring.quality_drop`)."""
+    mean_before = previous.quality[metric]
+    before = (previous.drop_statistics or {}).get(metric)
+    if before and min(before["users"], now["users"]) >= MIN_USERS:
+        p_value = spread_drop_p_value(mean_before, before["variance"], mean_now, now["variance"])
+        return p_value, f"how {now['users']} and {before['users']} users' numbers spread"
+    if before:
+        n_before, unit = before["n"], "effective users"
+    elif metric == "ctr" and previous.ctr_effective_lists:
+        n_before, unit = previous.ctr_effective_lists, "effective lists"
+    else:
+        n_before, unit = previous.requests, "requests"
+    p_value = drop_p_value(mean_before, n_before, mean_now, now["n"])
+    return p_value, (
+        f"{now['n']:.0f} effective users and {n_before:.0f} {unit} (a user's requests as one "
+        "draw: too few users to estimate a spread from)"
+    )

@@ -220,9 +220,9 @@ class WeeklyReport(Base):
     notes: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     #: (Σ slots)² / Σ slots² over the week's lists: how many equal lists its CTR is worth
     ctr_effective_lists: Mapped[float | None] = mapped_column(Double)
-    #: per watched metric, how many users' worth of independent draws its mean is (a user's
-    #: requests counted as one draw): the n of next week's drop test
-    effective_sizes: Mapped[dict[str, float] | None] = mapped_column(JSONB)
+    #: per watched metric, the variance of the week's mean with a user's requests as one
+    #: cluster, the users and the worst-case effective size: next week's drop test needs them
+    drop_statistics: Mapped[dict[str, dict[str, float]] | None] = mapped_column(JSONB)
     html_path: Mapped[str | None] = mapped_column(Text)
     json_path: Mapped[str | None] = mapped_column(Text)
     workspace_runs: Mapped[list[str]] = mapped_column(JSONB, default=list)

@@ -120,18 +120,67 @@ def test_effective_lists_of_a_ctr() -> None:
     assert effective_lists(uneven, k=1) == pytest.approx(10)  # only the top slot counts
 
 
-def test_effective_sizes_count_a_users_requests_as_one_draw() -> None:
-    from monitoring.online_quality import effective_lists, effective_sizes
+def test_drop_statistics_by_hand() -> None:
+    from monitoring.online_quality import drop_statistics
 
-    each_once = _served({f"r{i}": [f"i{j}" for j in range(10)] for i in range(5)})
-    assert effective_sizes(each_once, k=10) == pytest.approx(
-        {"ndcg": 5, "hit_rate": 5, "ctr": effective_lists(each_once, k=10)}
-    )
-    # one user asked nine times, nine others once: 18 requests worth 18² / (81 + 9) users
-    lists = {f"r{i}": ["a", "b"] for i in range(18)}
-    owners = {f"r{i}": "heavy" for i in range(9)} | {f"r{i}": f"u{i}" for i in range(9, 18)}
-    got = effective_sizes(_served(lists, owners), k=10)
-    assert got["ndcg"] == pytest.approx(18**2 / 90) and got["ctr"] == pytest.approx(36**2 / 360)
-    # a request without a user is its own draw
-    anonymous = _served(lists, owners).assign(user_id=None)
-    assert effective_sizes(anonymous, k=10)["ndcg"] == pytest.approx(18)
+    # user a asked twice (a hit at rank 1, then nothing), user b once (a hit at rank 2)
+    served = _served({"r1": ["x", "y"], "r2": ["z"], "r3": ["w", "v"]}, {"r1": "a", "r2": "a"})
+    served.loc[served["request_id"] == "r3", "user_id"] = "b"
+    feedback = pd.DataFrame({"request_id": ["r1", "r3"], "item_id": ["x", "v"]})
+    got = drop_statistics(served, feedback, k=10)
+    # CTR: 2 positives over 5 slots; a has (1 of 3), b (1 of 2)
+    ctr_mean = 2 / 5
+    ctr_variance = ((1 - ctr_mean * 3) ** 2 + (1 - ctr_mean * 2) ** 2) / 5**2 * 2
+    assert got["ctr"] == pytest.approx({"variance": ctr_variance, "users": 2, "n": 25 / 13})
+    # hit rate: a 1 hit in 2 requests, b 1 in 1
+    hit_variance = ((1 - 2 / 3 * 2) ** 2 + (1 - 2 / 3) ** 2) / 3**2 * 2
+    assert got["hit_rate"] == pytest.approx({"variance": hit_variance, "users": 2, "n": 9 / 5})
+    b_ndcg = 1 / np.log2(3)  # one relevant item, found at rank 2
+    ndcg_mean = (1 + b_ndcg) / 3
+    ndcg_variance = ((1 - 2 * ndcg_mean) ** 2 + (b_ndcg - ndcg_mean) ** 2) / 3**2 * 2
+    assert got["ndcg"] == pytest.approx({"variance": ndcg_variance, "users": 2, "n": 9 / 5})
+    # a request without a user is its own cluster; lists without items have no CTR slots
+    anonymous = drop_statistics(served.assign(user_id=None), feedback, k=10)
+    assert anonymous["hit_rate"]["users"] == 3 and anonymous["hit_rate"]["n"] == pytest.approx(3)
+    empty = pd.DataFrame({"request_id": ["r1", "r2"], "user_id": ["a", "b"], "item_id": None,
+                          "rank": np.nan})  # fmt: skip
+    assert drop_statistics(empty, feedback, k=10)["ctr"] == {"variance": 0.0, "users": 0, "n": 0.0}
+
+
+def test_the_clustered_drop_test_holds_its_false_alarm_rate_where_requests_do_not() -> None:
+    """Weeks of 200 users drawn from one population (heavy-tailed request counts, each user
+    their own click rate): a test over requests calls chance differences between weeks drops;
+    the one over users' spread keeps to about its 1 %, and still sees a real 40 % fall."""
+    from monitoring.online_quality import drop_statistics, quality
+    from monitoring.quality_drop import DROP_ALPHA, drop_p_value, spread_drop_p_value
+
+    rng = np.random.default_rng(3)
+
+    def week(scale: float) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        users = 200
+        asks = np.minimum(rng.zipf(1.8, users), 200)
+        rates = rng.beta(1, 6, users) * scale
+        user = np.repeat(np.arange(users), asks)
+        clicked = rng.random(user.size) < rates[user]
+        ids = [f"r{i}" for i in range(user.size)]
+        served = pd.DataFrame({"request_id": ids, "user_id": user.astype(str), "item_id": "x",
+                               "rank": 1})  # fmt: skip
+        feedback = pd.DataFrame({"request_id": np.asarray(ids)[clicked], "item_id": "x"})
+        return quality(served, feedback, k=1), drop_statistics(served, feedback, k=1)
+
+    def alarms(scale_after: float, runs: int = 150) -> tuple[float, float]:
+        by_requests = by_users = 0
+        for _ in range(runs):
+            (q1, s1), (q2, s2) = week(1.0), week(scale_after)
+            a, b = q1["hit_rate"], q2["hit_rate"]
+            by_requests += drop_p_value(a, q1["requests"], b, q2["requests"]) < DROP_ALPHA
+            spread = spread_drop_p_value(
+                a, s1["hit_rate"]["variance"], b, s2["hit_rate"]["variance"]
+            )
+            by_users += spread < DROP_ALPHA
+        return by_requests / runs, by_users / runs
+
+    requests_null, users_null = alarms(1.0)
+    assert requests_null > 0.05 and users_null <= 0.03, (requests_null, users_null)
+    _, users_drop = alarms(0.6)
+    assert users_drop > 0.2, users_drop

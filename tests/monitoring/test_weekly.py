@@ -152,7 +152,7 @@ def test_a_rebuild_that_fails_leaves_the_last_build_whole(
     assert len(calls) == 2 and workspace_runs() == runs
 
 
-def _last_week_was_better(engine, week: Week, requests: int) -> None:  # type: ignore[no-untyped-def]
+def _last_week_was_better(engine, week: Week, requests: int, statistics=None) -> None:  # type: ignore[no-untyped-def]
     """The week before ``week``: a summary row (replacing any) with far better quality."""
     previous = week.previous()
     with Session(engine) as session, session.begin():
@@ -164,6 +164,7 @@ def _last_week_was_better(engine, week: Week, requests: int) -> None:  # type: i
                 drifted_columns=[], columns={},
                 quality={"ctr": 0.2, "hit_rate": 0.9, "ndcg": 0.9, "mrr": 0.9},
                 distribution={}, changes={}, alert=False, alert_reasons=[],
+                drop_statistics=statistics,
             )
         )  # fmt: skip
 
@@ -196,6 +197,7 @@ def test_a_drop_carried_by_a_few_users_is_noise_not_an_alert(  # type: ignore[no
 ) -> None:
     """The fall that alerts above, with the week's 60 requests all made by one user: they rise
     and fall with that user's taste, so the week is worth one draw, not sixty."""
+    _last_week_was_better(engine, week_served, requests=100)
     period = {"start": week_served.start, "end": week_served.end}
     with engine.begin() as conn:
         owners = conn.execute(
@@ -215,12 +217,31 @@ def test_a_drop_carried_by_a_few_users_is_noise_not_an_alert(  # type: ignore[no
                     text("UPDATE served_requests SET user_id = :u WHERE request_id = :r"),
                     {"u": user_id, "r": request_id},
                 )
-    assert report.effective_sizes == {"ndcg": 1.0, "hit_rate": 1.0, "ctr": 1.0}
+    assert report.drop_statistics["ndcg"]["users"] == 1 and report.drop_statistics["ndcg"]["n"] == 1
     assert report.changes["quality.ndcg"] < -0.2  # the same fall as the alert above...
     assert not any(r.startswith("quality.") for r in report.alert_reasons)  # ...now noise
-    assert any("effective users" in n and "not an alert" in n for n in report.notes)
+    assert any("1 effective users and 100 requests" in n for n in report.notes), report.notes
     rebuilt = build_weekly_report(settings, engine, week_served)  # the owners are back
-    assert rebuilt.effective_sizes["ndcg"] == REQUESTS and rebuilt.alert
+    assert rebuilt.drop_statistics["ndcg"]["users"] == REQUESTS and rebuilt.alert
+
+
+def test_weeks_of_enough_users_are_compared_by_how_their_users_spread(  # type: ignore[no-untyped-def]
+    week_served, settings, engine
+) -> None:
+    """Last week had 100 users: the fall is measured against each week's estimated variance.
+    Users who spread widely last week make this week's fall noise; users who agreed do not."""
+    wide = {m: {"variance": 0.2, "users": 100, "n": 100.0} for m in ("ctr", "ndcg", "hit_rate")}
+    narrow = {m: {"variance": 1e-4, "users": 100, "n": 100.0} for m in ("ctr", "ndcg", "hit_rate")}
+    try:
+        _last_week_was_better(engine, week_served, requests=100, statistics=wide)
+        noisy = build_weekly_report(settings, engine, week_served)
+        _last_week_was_better(engine, week_served, requests=100, statistics=narrow)
+        clear = build_weekly_report(settings, engine, week_served)
+    finally:
+        _last_week_was_better(engine, week_served, requests=100)
+    assert not any(r.startswith("quality.") for r in noisy.alert_reasons)
+    assert any(f"how {REQUESTS} and 100 users' numbers spread" in n for n in noisy.notes)
+    assert any(r.startswith("quality.ndcg fell") for r in clear.alert_reasons)
 
 
 def test_drop_p_values() -> None:

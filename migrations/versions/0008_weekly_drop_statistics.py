@@ -1,6 +1,6 @@
-"""weekly reports: each watched metric's effective sample size with a user's requests counted as
-one draw, which next week's quality-drop test needs (a few heavy users made a drop look surer
-than it was)
+"""weekly reports: each watched metric's statistics with a user's requests as one cluster (the
+variance of the week's mean, the users, the worst-case effective size), which next week's
+quality-drop test needs (requests counted as independent made drops look surer than they were)
 
 Revision ID: 0008
 Revises: 0007
@@ -21,8 +21,8 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # Reports built before this revision have none; the drop test falls back to their lists.
-    op.add_column("weekly_reports", sa.Column("effective_sizes", postgresql.JSONB(), nullable=True))
+    op.add_column("weekly_reports", sa.Column("drop_statistics", postgresql.JSONB(), nullable=True))
 
 
 def downgrade() -> None:
-    op.drop_column("weekly_reports", "effective_sizes")
+    op.drop_column("weekly_reports", "drop_statistics")
