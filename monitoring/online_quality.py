@@ -64,7 +64,11 @@ def quality(served: pd.DataFrame, feedback: pd.DataFrame, k: int) -> dict[str, f
 
     Vectorised (a week is millions of slots); :func:`quality_by_metric_functions` computes the
     same numbers with the offline metric functions, and a test holds the two equal."""
-    rows = per_request(served, feedback, k)
+    return quality_of(per_request(served, feedback, k))
+
+
+def quality_of(rows: pd.DataFrame) -> dict[str, float]:
+    """:func:`quality` from :func:`per_request`'s rows."""
     slots = rows["slots"].sum()
     if not slots:
         return {"requests": float(len(rows)), "ctr": 0.0, "hit_rate": 0.0, "ndcg": 0.0, "mrr": 0.0}
@@ -86,9 +90,7 @@ def effective_lists(served: pd.DataFrame, k: int) -> float:
     return float(slots.sum() ** 2 / squares) if squares else 0.0
 
 
-def drop_statistics(
-    served: pd.DataFrame, feedback: pd.DataFrame, k: int
-) -> dict[str, dict[str, float]]:
+def drop_statistics(served: pd.DataFrame, rows: pd.DataFrame) -> dict[str, dict[str, float]]:
     """For each watched mean (``ctr`` over slots, ``ndcg`` and ``hit_rate`` over requests), what
     next week's drop test needs, with a user's requests in the week as one cluster (they share
     the user's taste, so they rise and fall together):
@@ -98,8 +100,8 @@ def drop_statistics(
       slots), m the mean, G the users;
     - ``users``: G; ``n``: (Σ w)² / Σ w², the effective size if a user's requests moved fully
       together (the worst case, for weeks of too few users to estimate a variance from).
+    ``rows``: :func:`per_request` of ``served`` (computed once for the week's quality too).
     """
-    rows = per_request(served, feedback, k)
     first = served.drop_duplicates("request_id")
     owner = pd.Series(
         first["user_id"]

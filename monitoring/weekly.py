@@ -48,8 +48,10 @@ from monitoring.online_quality import (
     distribution,
     drop_statistics,
     effective_lists,
+    per_request,
     positive_feedback,
     quality,
+    quality_of,
 )
 from monitoring.quality_drop import DROP_ALPHA, MIN_USERS, drop_p_value, spread_drop_p_value
 from monitoring.served import read_served_slots
@@ -168,7 +170,8 @@ def build_weekly_report(
     feedback = positive_feedback(events)
     popularity, n_users, catalogue = _popularity_before(engine, week)
     mark("read feedback and popularity before the week")
-    online = quality(served, feedback, k)
+    per_list = per_request(served, feedback, k)
+    online = quality_of(per_list)
     shown = distribution(served, popularity, n_users, catalogue, k)
     mark("online quality and distribution (all lists)")
 
@@ -241,7 +244,7 @@ def build_weekly_report(
             )
         quality_notes = []
         ctr_lists = effective_lists(served, k)
-        statistics = drop_statistics(served, feedback, k)
+        statistics = drop_statistics(served, per_list)
         # Which model served most of each week: a fall with a new model is read differently
         switched = ""
         if previous is not None and previous.model_version and version != previous.model_version:

@@ -121,13 +121,13 @@ def test_effective_lists_of_a_ctr() -> None:
 
 
 def test_drop_statistics_by_hand() -> None:
-    from monitoring.online_quality import drop_statistics
+    from monitoring.online_quality import drop_statistics, per_request
 
     # user a asked twice (a hit at rank 1, then nothing), user b once (a hit at rank 2)
     served = _served({"r1": ["x", "y"], "r2": ["z"], "r3": ["w", "v"]}, {"r1": "a", "r2": "a"})
     served.loc[served["request_id"] == "r3", "user_id"] = "b"
     feedback = pd.DataFrame({"request_id": ["r1", "r3"], "item_id": ["x", "v"]})
-    got = drop_statistics(served, feedback, k=10)
+    got = drop_statistics(served, per_request(served, feedback, k=10))
     # CTR: 2 positives over 5 slots; a has (1 of 3), b (1 of 2)
     ctr_mean = 2 / 5
     ctr_variance = ((1 - ctr_mean * 3) ** 2 + (1 - ctr_mean * 2) ** 2) / 5**2 * 2
@@ -140,18 +140,22 @@ def test_drop_statistics_by_hand() -> None:
     ndcg_variance = ((1 - 2 * ndcg_mean) ** 2 + (b_ndcg - ndcg_mean) ** 2) / 3**2 * 2
     assert got["ndcg"] == pytest.approx({"variance": ndcg_variance, "users": 2, "n": 9 / 5})
     # a request without a user is its own cluster; lists without items have no CTR slots
-    anonymous = drop_statistics(served.assign(user_id=None), feedback, k=10)
+    anonymous = drop_statistics(served.assign(user_id=None), per_request(served, feedback, k=10))
     assert anonymous["hit_rate"]["users"] == 3 and anonymous["hit_rate"]["n"] == pytest.approx(3)
     empty = pd.DataFrame({"request_id": ["r1", "r2"], "user_id": ["a", "b"], "item_id": None,
                           "rank": np.nan})  # fmt: skip
-    assert drop_statistics(empty, feedback, k=10)["ctr"] == {"variance": 0.0, "users": 0, "n": 0.0}
+    assert drop_statistics(empty, per_request(empty, feedback, k=10))["ctr"] == {
+        "variance": 0.0,
+        "users": 0,
+        "n": 0.0,
+    }
 
 
 def test_the_clustered_drop_test_holds_its_false_alarm_rate_where_requests_do_not() -> None:
     """Weeks of 200 users drawn from one population (heavy-tailed request counts, each user
     their own click rate): a test over requests calls chance differences between weeks drops;
     the one over users' spread keeps to about its 1 %, and still sees a real 40 % fall."""
-    from monitoring.online_quality import drop_statistics, quality
+    from monitoring.online_quality import drop_statistics, per_request, quality_of
     from monitoring.quality_drop import DROP_ALPHA, drop_p_value, spread_drop_p_value
 
     rng = np.random.default_rng(3)
@@ -166,7 +170,8 @@ def test_the_clustered_drop_test_holds_its_false_alarm_rate_where_requests_do_no
         served = pd.DataFrame({"request_id": ids, "user_id": user.astype(str), "item_id": "x",
                                "rank": 1})  # fmt: skip
         feedback = pd.DataFrame({"request_id": np.asarray(ids)[clicked], "item_id": "x"})
-        return quality(served, feedback, k=1), drop_statistics(served, feedback, k=1)
+        rows = per_request(served, feedback, k=1)
+        return quality_of(rows), drop_statistics(served, rows)
 
     def alarms(scale_after: float, runs: int = 150) -> tuple[float, float]:
         by_requests = by_users = 0
