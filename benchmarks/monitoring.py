@@ -6,9 +6,10 @@ Creates a scratch database on the configured (or embedded) PostgreSQL, migrates 
 a 10,000-item catalogue with 200,000 training interactions, a model row with a drift reference,
 ``--requests`` served lists of ``--k`` items in one ISO week (100,000 × 10 = 1M served rows; the
 feature vectors of one request in ten logged, as the API does by default) and a click on 5 % of
-them. Then it builds the week's report and prints the time per stage. The database is dropped
-afterwards. ``--drift 0.3`` shifts the served week's features, so columns drift and the drift
-noise test (a permutation test per drifted column) runs in full: its worst case.
+them. Then it builds the week's report and prints the time per stage and the size of its files.
+The database is dropped afterwards. ``--drift 0.3`` shifts the served week's features, so columns
+drift and the drift noise test (a permutation test per drifted column) runs in full: its worst
+case.
 """
 
 from __future__ import annotations
@@ -182,6 +183,9 @@ def main() -> None:
             started = time.perf_counter()
             report = build_weekly_report(report_settings, engine, week, timings)
             total = time.perf_counter() - started
+            folder = Path(report.html_path).parent
+            page_mb = Path(report.html_path).stat().st_size / 1e6
+            folder_mb = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
         engine.dispose()
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -199,7 +203,8 @@ def main() -> None:
     Console(width=140).print(table)
     print(
         f"requests {report.requests:,}, positive feedback {report.feedback_events:,}, "
-        f"NDCG@{args.k} {report.quality['ndcg']:.4f}, drift share {report.drift_share}"
+        f"NDCG@{args.k} {report.quality['ndcg']:.4f}, drift share {report.drift_share}\n"
+        f"report.html {page_mb:.1f} MB; the week's folder {folder_mb:.1f} MB"
     )
 
 

@@ -52,7 +52,7 @@ class DriftResult:
     # {"drifted", "over_threshold", "noise_p_value", "method", "score", "threshold"}: drifted =
     # the score is over the threshold and beyond sampling noise (noise_p_value < NOISE_ALPHA)
     columns: dict[str, dict[str, Any]]
-    html_path: Path
+    html_path: Path | None  # None when asked for the JSON only
     json_path: Path
 
 
@@ -168,13 +168,15 @@ def run_drift_report(
     *,
     drift_share: float = 0.5,
     timestamp: datetime | None = None,
+    html: bool = True,
 ) -> DriftResult:
     """Compare ``current`` (served) with ``reference`` (training) column by column.
 
     Compares every column present in both frames except ``user_id``, ``item_id`` and
     ``request_id``; columns that are entirely missing in either frame are skipped. Writes
-    ``out_dir/{name}.html`` and ``out_dir/{name}.json``; the JSON is ``Snapshot.dumps()`` and
-    loads back with ``evidently.core.report.Snapshot.load(path)`` (or ``Snapshot.loads(text)``).
+    ``out_dir/{name}.json`` and, unless ``html`` is false, ``out_dir/{name}.html``; the JSON is
+    ``Snapshot.dumps()`` and loads back with ``evidently.core.report.Snapshot.load(path)`` (or
+    ``Snapshot.loads(text)``).
 
     Raises ValueError when the frames have no column to compare.
     """
@@ -221,9 +223,10 @@ def run_drift_report(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = out_dir / f"{name}.html"
+    html_path = out_dir / f"{name}.html" if html else None
     json_path = out_dir / f"{name}.json"
-    snapshot.save_html(str(html_path))  # a Path is silently ignored: only str is written
+    if html_path is not None:
+        snapshot.save_html(str(html_path))  # a Path is silently ignored: only str is written
     json_path.write_text(snapshot.dumps(), encoding="utf-8")
 
     return DriftResult(

@@ -43,6 +43,7 @@ from monitoring.drift import (
     requests_per_version,
 )
 from monitoring.drift_noise import NOISE_ALPHA
+from monitoring.evidently_document import combined_html
 from monitoring.evidently_quality import run_quality_report
 from monitoring.online_quality import (
     distribution,
@@ -202,7 +203,7 @@ def build_weekly_report(
 
             drift = run_drift_report(
                 sample.current, sample.reference, out_dir, "drift",
-                drift_share=settings.monitor_drift_alert, timestamp=week.start,
+                drift_share=settings.monitor_drift_alert, timestamp=week.start, html=False,
             )  # fmt: skip
         mark("feature drift (Evidently, sampled)")
         # Evidently's per-k tables cost time per list: they get a uniform sample of lists
@@ -337,15 +338,18 @@ def build_weekly_report(
                 )
         if switched:
             notes.append(f"the model that served most requests changed since last week{switched}")
-        sections = []
-        if quality_snapshot is not None:
-            sections.append(
-                ("Online quality (Evidently)", quality_snapshot.get_html_str(as_iframe=False))
-            )
+        from evidently.core.report import Snapshot  # loaded already by the reports above
+
+        snapshots = {"quality": quality_snapshot} if quality_snapshot is not None else {}
         if drift is not None:
-            sections.append(
-                ("Feature and score drift (Evidently)", drift.html_path.read_text(encoding="utf-8"))
-            )
+            snapshots["drift"] = Snapshot.load(str(drift.json_path))
+        titles = {"quality": "Online quality", "drift": "Feature and score drift"}
+        evidently = [(titles[name], snapshot) for name, snapshot in snapshots.items()]
+        sections = (
+            [("Evidently: " + "; ".join(t.lower() for t, _ in evidently), combined_html(evidently))]
+            if evidently
+            else []
+        )
         page = out_dir / "report.html"
         html = weekly_page(summary, values, changes, reasons, notes, sections)
         page.write_text(html, encoding="utf-8")
@@ -353,11 +357,6 @@ def build_weekly_report(
             replaced = session.scalar(
                 select(WeeklyReport.workspace_runs).where(WeeklyReport.week == week.name)
             )
-        from evidently.core.report import Snapshot  # loaded already by the reports above
-
-        snapshots = {"quality": quality_snapshot} if quality_snapshot is not None else {}
-        if drift is not None:
-            snapshots["drift"] = Snapshot.load(str(drift.json_path))
         publish(workspace_dir, week.name, snapshots, into=runs)
 
         row = WeeklyReport(

@@ -1,6 +1,6 @@
 """The weekly report as one self-contained HTML page: the summary a reviewer reads first (numbers,
 change against last week, alerts), then Evidently's online-quality and drift reports with their
-plots, embedded (``iframe srcdoc``: no other file is needed to open it)."""
+plots, embedded as one document (``iframe srcdoc``: no other file is needed to open it)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,18 @@ td:first-child, th:first-child { text-align: left; }
 .ok { background: #e3f6e5; border: 1px solid #a0d0a5; padding: .7rem 1rem; }
 .note { background: #fff4d6; border: 1px solid #e0c580; padding: .7rem 1rem; margin-top: .5rem; }
 iframe { width: 100%; height: 1400px; border: 1px solid #ddd; }
+"""
+# Evidently draws its report after the frame loads, and its height depends on the week (columns,
+# tests): the frame follows its content instead of scrolling inside the page (srcdoc frames share
+# the page's origin, so the page may read their height).
+FIT_FRAMES = """
+document.querySelectorAll('iframe').forEach((frame) => frame.addEventListener('load', () => {
+  const body = frame.contentDocument && frame.contentDocument.body;
+  if (!body) return;
+  const fit = () => { frame.style.height = (body.scrollHeight + 32) + 'px'; };
+  new ResizeObserver(fit).observe(body);
+  fit();
+}));
 """
 
 
@@ -64,5 +76,5 @@ def weekly_page(
         f"<h1>Weekly report {escape(str(summary.get('week', '')))}</h1>{verdict}"
         f"<table>{facts}</table>"
         "<h2>Numbers</h2><table><tr><th>metric</th><th>this week</th><th>vs last week</th></tr>"
-        f"{rows}</table>{embedded}</body></html>"
+        f"{rows}</table>{embedded}<script>{FIT_FRAMES}</script></body></html>"
     )

@@ -85,6 +85,11 @@ def test_weekly_report_numbers_and_files(week_served, settings, engine) -> None:
     assert rows == 1 and again.quality == report.quality
     page = Path(again.html_path).read_text()
     assert f"Weekly report {week_served.name}" in page and "srcdoc" in page
+    # quality and drift in one embedded Evidently document: its 3.6 MB bundle once, not twice
+    assert page.count("@font-face") == 1 and page.count("<iframe") == 1
+    assert "Online quality" in page and "Feature and score drift" in page
+    folder = Path(again.html_path).parent
+    assert sorted(p.name for p in folder.iterdir()) == ["drift.json", "quality.json", "report.html"]
     assert Snapshot.load(str(Path(again.html_path).parent / "quality.json")) is not None
     after = workspace_runs()  # the week's runs were replaced, not added to
     assert len(after) == len(before) and set(again.workspace_runs) <= after
