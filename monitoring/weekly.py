@@ -14,7 +14,8 @@ then Evidently's quality and drift reports with their plots), the reloadable Evi
 snapshots as runs of the Evidently workspace project "recsys weekly" under ``reports/workspace``
 (``evidently ui --workspace …`` shows the weeks side by side). Building a week again replaces its
 files, row and runs (same data, same report), so a retried cron job never duplicates. An alert
-is raised when the drifted share of columns or a quality drop crosses the thresholds in settings.
+is raised when the drifted share of columns or a quality drop crosses the thresholds in settings,
+and when a week served nothing after the API had served before (a row and a page that say so).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def build_weekly_report(
 
     served = read_served_slots(engine, week.start, week.end)
     if served.empty:
-        raise NoServedDataError(f"nothing was served in {week.name}")
+        return _quiet_week(settings, engine, week)
     mark("read served slots")
     k = settings.monitor_k
     events = _attributed_events(engine, week)
@@ -266,7 +267,7 @@ def build_weekly_report(
                 )
 
         values = {name: value for name, value in current.items() if name != "quality.requests"}
-        period = f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}"
+        period = _period(week)
         if datetime.now(UTC) < week.end:
             last = pd.Timestamp(served["served_at"].max())
             last = last.tz_localize("UTC") if last.tzinfo is None else last.tz_convert("UTC")
@@ -353,10 +354,6 @@ def build_weekly_report(
         page = out_dir / "report.html"
         html = weekly_page(summary, values, changes, reasons, notes, sections)
         page.write_text(html, encoding="utf-8")
-        with Session(engine) as session:
-            replaced = session.scalar(
-                select(WeeklyReport.workspace_runs).where(WeeklyReport.week == week.name)
-            )
         publish(workspace_dir, week.name, snapshots, into=runs)
 
         row = WeeklyReport(
@@ -388,22 +385,99 @@ def build_weekly_report(
             else None,
             workspace_runs=list(runs),  # a copy: runs is cleared once committed
         )
-        with Session(engine, expire_on_commit=False) as session, session.begin():
-            # A rebuild updates the week's row in place: its id, which links point at, stays.
-            row.id = session.scalar(select(WeeklyReport.id).where(WeeklyReport.week == week.name))
-            row.created_at = datetime.now(UTC)  # when this build was made, not the first one
-            row = session.merge(row) if row.id is not None else row
-            session.add(row)
-        runs.clear()  # the committed row's now: no later failure may delete them
-        try:
-            _swap_in(out_dir, final_dir)
-            unpublish(workspace_dir, replaced or [])  # the last build's runs, now this one is in
-        except Exception:  # committed: what is left is tidying up, never a reason to undo the row
-            logger.exception(
-                "weekly report %s: committed, but tidying up after it failed", week.name
-            )
+        row = _commit(engine, row, out_dir, final_dir, workspace_dir, runs)
         mark("page, workspace and summary row")
         return row
+
+
+def _period(week: Week) -> str:
+    return f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}"
+
+
+def _quiet_week(settings: Settings, engine: Engine, week: Week) -> WeeklyReport:
+    """A week the API served nothing in, after it had served before: a row and a page that say
+    so, with an alert once the week is over (traffic that stopped, or a serve log that is no
+    longer written, is what the reviewer must see, not a week missing from the list). Before
+    the first request ever served there is nothing to watch yet: an error, as before."""
+    with engine.connect() as conn:
+        served_before = conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM served_requests "
+                "WHERE served_at < :start AND shadow_of IS NULL)"
+            ),
+            {"start": week.start},
+        ).scalar_one()
+    if not served_before:
+        raise NoServedDataError(f"nothing was served in {week.name}, nor before it")
+    over = datetime.now(UTC) >= week.end
+    reasons, notes = [], []
+    if over:
+        reasons.append(
+            f"nothing was served in {week.name}: no request reached the API, or its serve log "
+            "was not written"
+        )
+    else:
+        notes.append(f"nothing was served in {week.name} so far (the week is not over)")
+    summary = {"week": week.name, "period (UTC)": _period(week), "requests": 0}
+    final_dir = settings.reports_dir / "weekly" / week.name
+    workspace_dir = settings.reports_dir / "workspace"
+    with _one_build(engine, week, final_dir, workspace_dir) as (out_dir, runs):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        page = out_dir / "report.html"
+        page.write_text(weekly_page(summary, {}, {}, reasons, notes, []), encoding="utf-8")
+        row = WeeklyReport(  # every column given: a rebuild merges onto the last build's row
+            week=week.name,
+            period_start=week.start,
+            period_end=week.end,
+            model_version=None,
+            requests=0,
+            feedback_events=0,
+            drift_share=None,
+            drift_requests=None,
+            drifted_columns=[],
+            columns={},
+            quality={},
+            distribution={},
+            changes={},
+            alert=bool(reasons),
+            alert_reasons=reasons,
+            notes=notes,
+            ctr_effective_lists=None,
+            drop_statistics=None,
+            html_path=str(final_dir / page.name),
+            json_path=None,
+            workspace_runs=[],
+        )
+        return _commit(engine, row, out_dir, final_dir, workspace_dir, runs)
+
+
+def _commit(
+    engine: Engine,
+    row: WeeklyReport,
+    built: Path,
+    final_dir: Path,
+    workspace_dir: Path,
+    runs: list[str],
+) -> WeeklyReport:
+    """Store the week's row (a rebuild updates it in place: its id, which links point at, stays),
+    then swap the built folder in and drop the last build's workspace runs."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        last = session.execute(
+            select(WeeklyReport.id, WeeklyReport.workspace_runs).where(
+                WeeklyReport.week == row.week
+            )
+        ).first()
+        row.id, replaced = (last.id, last.workspace_runs) if last else (None, [])
+        row.created_at = datetime.now(UTC)  # when this build was made, not the first one
+        row = session.merge(row) if row.id is not None else row
+        session.add(row)
+    runs.clear()  # the committed row's now: no later failure may delete them
+    try:
+        _swap_in(built, final_dir)
+        unpublish(workspace_dir, replaced or [])  # the last build's runs, now this one is in
+    except Exception:  # committed: what is left is tidying up, never a reason to undo the row
+        logger.exception("weekly report %s: committed, but tidying up after it failed", row.week)
+    return row
 
 
 @contextmanager

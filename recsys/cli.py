@@ -644,7 +644,13 @@ def monitor_weekly(
             report = build_weekly_report(ctx.settings, ctx.engine, chosen)
     except (NoServedDataError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    served_by = f"model v{report.model_version}" if report.model_version else "fallback only"
+    served_by = (
+        f"model v{report.model_version}"
+        if report.model_version
+        else "fallback only"
+        if report.requests
+        else "nothing served"
+    )
     plural = "" if report.requests == 1 else "s"
     table = Table(title=f"{report.week}: {report.requests} request{plural}, {served_by}")
     table.add_column("metric")
@@ -657,7 +663,7 @@ def monitor_weekly(
     for name, value in values.items():
         change = report.changes.get(name)
         table.add_row(name, f"{value:.4f}", "-" if change is None else f"{change:+.1%}")
-    console.print(table)
+    console.print(table if values else f"{table.title}: no numbers", soft_wrap=True)
     if report.html_path:
         console.print(f"HTML: {report.html_path}", soft_wrap=True)
     if report.json_path:

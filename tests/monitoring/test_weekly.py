@@ -5,18 +5,18 @@ week-over-week alert."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from monitoring.weekly import Week, build_weekly_report
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
-from recsys.db.models import WeeklyReport
+from recsys.db.models import ServedRequest, WeeklyReport
 from recsys.training.train import train_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -341,3 +341,56 @@ def test_the_api_lists_reports_and_serves_their_html(week_served, settings, engi
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_week_without_traffic_after_traffic_is_reported_and_alerted(  # type: ignore[no-untyped-def]
+    week_served, settings, engine, cli_env
+) -> None:
+    """Traffic that stops (or a serve log no longer written) is a week in the list with an
+    alert, not a gap; before anything was ever served there is nothing to watch yet."""
+    from typer.testing import CliRunner
+
+    from monitoring.drift import NoServedDataError
+    from recsys.cli import app
+
+    quiet_week, ahead = week_served.previous().previous(), week_served.next()
+    with pytest.raises(NoServedDataError, match="nor before it"):
+        build_weekly_report(settings, engine, quiet_week)
+    served_once = {
+        "request_id": uuid.uuid4(), "served_at": quiet_week.start - timedelta(days=3),
+        "user_id": "u1", "algorithm": "popularity", "fallback": True, "k": 1,
+        "items": ["i1"], "scores": [1.0], "latency_ms": 1.0,
+    }  # fmt: skip
+    with engine.begin() as conn:  # the API answered one request the week before, then nothing
+        conn.execute(insert(ServedRequest).values(served_once))
+    try:
+        report = build_weekly_report(settings, engine, quiet_week)
+        assert report.requests == 0 and report.alert and report.quality == {}
+        assert report.alert_reasons == [
+            f"nothing was served in {quiet_week.name}: no request reached the API, or its "
+            "serve log was not written"
+        ]
+        page = Path(report.html_path).read_text()
+        assert "<b>Alert</b>" in page and "no request reached the API" in page
+        assert [p.name for p in Path(report.html_path).parent.iterdir()] == ["report.html"]
+        shown = CliRunner().invoke(
+            app, ["monitor", "weekly", "--week", quiet_week.name, "--fail-on-drift"]
+        )
+        assert shown.exit_code == 2 and "0 requests, nothing served" in shown.output
+        with Session(engine) as session:
+            rows = session.scalars(
+                select(WeeklyReport).where(WeeklyReport.week == quiet_week.name)
+            ).all()
+        assert [r.id for r in rows] == [report.id]  # the CLI's rebuild replaced it
+        # a week not over yet, after traffic: a row that says so, no alert
+        early = build_weekly_report(settings, engine, ahead)
+        assert early.requests == 0 and not early.alert
+        assert early.notes == [f"nothing was served in {ahead.name} so far (the week is not over)"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                delete(ServedRequest).where(ServedRequest.request_id == served_once["request_id"])
+            )
+            conn.execute(
+                delete(WeeklyReport).where(WeeklyReport.week.in_([quiet_week.name, ahead.name]))
+            )
