@@ -235,6 +235,17 @@ def data_load(
     console.print(counts)
     if hold_out is not None:
         console.print(f"held out: {held_out_csv}")
+    from recsys.training.registry import active_version_problem
+
+    # The load replaced the catalogue under the served version: say so now, not at the API's
+    # next start (which refuses such a version) or in a client's 422 for an item it was served.
+    problem = active_version_problem(ctx.engine)
+    if problem:
+        console.print(
+            f"[yellow]warning:[/] {escape(problem)}. A running API keeps serving that version "
+            "until it restarts, then refuses it.",
+            soft_wrap=True,
+        )
 
 
 # -- features ---------------------------------------------------------------------------------

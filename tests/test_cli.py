@@ -212,3 +212,55 @@ def test_a_server_that_answers_with_an_error_is_not_called_down(settings, engine
         )
     assert run.returncode != 0 and "lock timeout" in run.stderr
     assert "did not answer" not in run.stderr
+
+
+def test_a_load_that_leaves_the_active_version_behind_says_so(
+    cli_env, engine, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A load of other data under the served version warns then, not at the API's next start
+    (which refuses that version) or in a client's 422 for an item it was served."""
+    import pandas as pd
+
+    from recsys.db.models import Model
+    from recsys.ranking import InteractionData, create_ranker
+    from recsys.training.registry import artifact_checksum, register_model
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["data", "load", "--dataset", "synthetic"]).exit_code == 0
+    with engine.connect() as conn:
+        loaded = pd.read_sql_query(text("SELECT user_id, item_id FROM interactions"), conn)
+        active_before = conn.execute(
+            text("SELECT version FROM models WHERE is_active")
+        ).scalar_one_or_none()
+
+    def serve_popularity_on(interactions: pd.DataFrame) -> int:
+        ranker = create_ranker("popularity", {})
+        ranker.fit(InteractionData.from_frame(interactions))
+        directory = tmp_path / f"popularity-{len(list(tmp_path.iterdir()))}"
+        ranker.save(directory)
+        row = Model(
+            algorithm="popularity", params={}, feature_service=ranker.feature_service,
+            n_interactions=len(interactions), metrics={}, artifact_path=str(directory),
+            artifact_sha256=artifact_checksum(directory),
+        )  # fmt: skip
+        return register_model(engine, row).version
+
+    mine = [serve_popularity_on(loaded.assign(item_id="elsewhere-" + loaded["item_id"]))]
+    try:
+        stale = runner.invoke(app, ["data", "load", "--dataset", "synthetic"])
+        assert stale.exit_code == 0, stale.output  # the load itself stands
+        said = " ".join(stale.output.split())
+        assert f"warning: model version {mine[0]} (popularity) was trained on another" in said
+        assert "A running API keeps serving that version until it restarts" in said
+        mine.append(serve_popularity_on(loaded))
+        fits = runner.invoke(app, ["data", "load", "--dataset", "synthetic"])
+        assert fits.exit_code == 0 and "warning" not in fits.output, fits.output
+    finally:
+        with engine.begin() as conn:
+            conn.execute(Model.__table__.delete().where(Model.version.in_(mine)))
+            if active_before is not None:
+                conn.execute(
+                    Model.__table__.update()
+                    .where(Model.version == active_before)
+                    .values(is_active=True)
+                )

@@ -166,6 +166,20 @@ def verify_catalogue(engine: Engine, row: Model, item_ids: np.ndarray) -> None:
         )
 
 
+def active_version_problem(engine: Engine) -> str | None:
+    """Why the active version could not be activated on the data now in the app database (e.g.
+    after `recsys data load` of another dataset), or None when it could (or none is active)."""
+    with Session(engine) as session:
+        row = session.scalar(select(Model).where(Model.is_active))
+    if row is None:
+        return None
+    try:
+        verify_catalogue(engine, row, artifact_item_ids(verify_artifact(row)))
+    except UnservableModelError as exc:
+        return str(exc)
+    return None
+
+
 def load_model(row: Model) -> Ranker:
     """Load a registered version after checking its artifact is intact."""
     return load_ranker(verify_artifact(row))
