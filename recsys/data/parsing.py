@@ -22,6 +22,7 @@ def read_table(
     """Read a delimited file as strings. With ``names`` the file has no header row.
 
     The frame keeps a ``_line`` column with the 1-based line number of each row in the file.
+    Blank lines (whitespace only, e.g. a trailing newline too many) are no rows.
     """
     if not path.is_file():
         raise DataFormatError(path, "file not found")
@@ -61,6 +62,13 @@ def read_table(
             path, f"missing column(s) {missing}; found {list(frame.columns)}", line=1
         )
     frame["_line"] = np.arange(len(frame)) + 1 + header_lines
+    # pandas keeps blank lines as rows (skip_blank_lines=False keeps _line the real line number)
+    # and reads them like a line of empty fields (",,"): only the text tells which is blank, and
+    # a row whose values are missing must still be an error
+    with path.open(encoding=encoding, newline="") as lines:
+        blank = [number for number, line in enumerate(lines, 1) if not line.strip()]
+    if blank:
+        frame = frame[~frame["_line"].isin(blank)].reset_index(drop=True)
     return frame
 
 

@@ -99,11 +99,37 @@ def test_generic_csv_with_iso_timestamps_and_implicit_rows(tmp_path: Path) -> No
             "line 3: rating -3 is outside 0 to 10",
         ),
         ("user,item,rating\nu1,i1,4\n", "line 1: no timestamp column"),
+        # a blank line is skipped, but lines keep their numbers in the file
+        ("user,item,timestamp\n\nu1,i1,1700000000\n  \nu1,i2,soon\n", "line 5: timestamp is not"),
     ],
 )
 def test_generic_csv_errors(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(DataFormatError, match=message):
         read_interactions_csv(_write(tmp_path / "bad.csv", body))
+
+
+def test_generic_csv_mixes_timestamp_forms_and_skips_blank_lines(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "events.csv",
+        "user,item,timestamp\nu1,i1,1700000000\n\t\nu2,i1,2023-01-01T00:00:00+01:00\n\n",
+    )
+    data = read_interactions_csv(path)
+    assert data.interactions["occurred_at"].tolist() == [
+        pd.Timestamp(1700000000, unit="s", tz="UTC"),
+        pd.Timestamp("2022-12-31T23:00:00Z"),
+    ]
+    # a line of empty fields is not blank: it is a row with its values missing
+    with pytest.raises(DataFormatError, match="line 3: empty user"):
+        read_interactions_csv(_write(path, "user,item,timestamp\nu1,i1,1\n,,\n\n"))
+
+
+def test_movielens_readers_skip_blank_lines(tmp_path: Path) -> None:
+    _write(tmp_path / "movies.csv", "movieId,title,genres\n1,A (1999),Drama\n\n")
+    _write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4,1\n \n2,1,3,2\n\n")
+    assert read_ml_latest_small(tmp_path).interactions["user_id"].tolist() == ["1", "2"]
+    with pytest.raises(DataFormatError, match="u.data, line 3: rating is not a number"):
+        read_ml_100k(_ml100k(tmp_path, "1\t1\t5\t874965758\n\n2\t2\tx\t876893171\n"))
+    assert len(read_ml_100k(_ml100k(tmp_path, "1\t1\t5\t874965758\n\n")).interactions) == 1
 
 
 def test_synthetic_is_seeded_and_power_law() -> None:
