@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from recsys.data.schema import RATING_RANGE, DataFormatError
+
+EPOCH = pd.Timestamp(0, tz="UTC")
+TIMESTAMP_MAX = 4_102_444_800  # 2100-01-01 in Unix seconds
 
 
 def read_table(
@@ -106,18 +111,33 @@ def parse_rating(
     return values
 
 
+def _iso_seconds(value: str) -> float:
+    """Unix seconds of ISO-8601 text (naive is UTC), NaN when it is not a time."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return math.nan
+    return when.replace(tzinfo=when.tzinfo or UTC).timestamp()
+
+
 def parse_timestamp(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    """Unix seconds or ISO-8601 text, returned as UTC datetimes."""
+    """Unix seconds or ISO-8601 text (one file may mix them), returned as UTC datetimes.
+
+    Every value must lie from 1970 to 2100, whatever its form: `POST /v1/events` refuses times
+    before 1970, and the feature pipeline cannot hold years it cannot represent."""
     raw = frame[column].str.strip()
     numeric = pd.to_numeric(raw, errors="coerce")
-    if numeric.notna().all():
-        bad = (numeric < 0) | (numeric > 4_102_444_800)  # before 1970 or after 2100
-        _fail_first(frame, bad, path, f"{column} out of range: {{{column}!r}}")
-        return pd.to_datetime(numeric.astype("int64"), unit="s", utc=True)
-    parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
-    parsed = parsed.where(numeric.isna(), pd.to_datetime(numeric, unit="s", utc=True))
-    _fail_first(frame, parsed.isna(), path, f"{column} is not a timestamp: {{{column}!r}}")
-    return parsed
+    parsed = pd.to_datetime(raw.where(numeric.isna()), errors="coerce", utc=True, format="ISO8601")
+    seconds = numeric.fillna((parsed - EPOCH).dt.total_seconds())
+    # pandas holds years 1677 to 2262 only and reads others as no time at all: they are times,
+    # just out of range, and should be reported so
+    unread = seconds.isna()
+    seconds = seconds.fillna(raw[unread].map(_iso_seconds))
+    _fail_first(frame, seconds.isna(), path, f"{column} is not a timestamp: {{{column}!r}}")
+    outside = (seconds < 0) | (seconds > TIMESTAMP_MAX)
+    _fail_first(frame, outside, path, f"{column} out of range (1970 to 2100): {{{column}!r}}")
+    # in range now, so whole seconds convert; ISO text keeps the precision pandas read
+    return parsed.fillna(pd.to_datetime(seconds.astype("int64"), unit="s", utc=True))
 
 
 def check_known(

@@ -99,6 +99,18 @@ def test_generic_csv_with_iso_timestamps_and_implicit_rows(tmp_path: Path) -> No
             "line 3: rating -3 is outside 0 to 10",
         ),
         ("user,item,rating\nu1,i1,4\n", "line 1: no timestamp column"),
+        # a range check for every value, whatever its form (one file may mix both forms)
+        (
+            "user,item,timestamp\nu1,i1,99999999999999\nu1,i2,2023-01-01T00:00:00Z\n",
+            r"line 2: timestamp out of range \(1970 to 2100\): '99999999999999'",
+        ),
+        (
+            "user,item,timestamp\nu1,i1,1700000000\nu1,i2,1960-01-01T00:00:00Z\n",
+            r"line 3: timestamp out of range \(1970 to 2100\)",
+        ),
+        # beyond the years pandas can hold, but still a time: out of range, not "no timestamp"
+        ("user,item,timestamp\nu1,i1,2999-01-01T00:00:00Z\n", r"line 2: timestamp out of range"),
+        ("user,item,timestamp\nu1,i1,0001-01-01T00:00:00Z\n", r"line 2: timestamp out of range"),
         # a blank line is skipped, but lines keep their numbers in the file
         ("user,item,timestamp\n\nu1,i1,1700000000\n  \nu1,i2,soon\n", "line 5: timestamp is not"),
     ],
