@@ -59,6 +59,8 @@ def read_interactions_csv(path: Path) -> Dataset:
             "occurred_at": parse_timestamp(frame, ts, path),
         }
     )
-    if interactions.empty:
-        raise DataFormatError(path, "no interactions")
-    return Dataset(path.stem, derive_users(interactions), derive_items(interactions), interactions)
+    data = Dataset(
+        path.stem, derive_users(interactions), derive_items(interactions), interactions, path
+    )
+    data.validate()  # read_dataset does too, but explicit train/test files come here directly
+    return data

@@ -14,6 +14,7 @@ from recsys.data.schema import Dataset
 
 
 def load_dataset(engine: Engine, dataset: Dataset) -> dict[str, int]:
+    dataset.validate()  # before the TRUNCATE: a caller that read no interactions wipes nothing
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection  # psycopg.Connection

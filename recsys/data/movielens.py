@@ -64,7 +64,7 @@ def read_ml_latest_small(directory: Path) -> Dataset:
                 pd.Index(items["item_id"]), ratings_path, "movies.csv")  # fmt: skip
     users = pd.DataFrame({"user_id": pd.unique(interactions["user_id"])})
     users["attributes"] = [{} for _ in range(len(users))]
-    return Dataset("ml-latest-small", users, items, interactions)
+    return Dataset("ml-latest-small", users, items, interactions, ratings_path)
 
 
 def read_ml_100k(directory: Path) -> Dataset:
@@ -121,4 +121,4 @@ def read_ml_100k(directory: Path) -> Dataset:
     )
     check_known(ratings.assign(user=interactions["user_id"]), "user",
                 pd.Index(users["user_id"]), data_path, "u.user")  # fmt: skip
-    return Dataset("ml-100k", users, items, interactions)
+    return Dataset("ml-100k", users, items, interactions, data_path)

@@ -14,6 +14,12 @@ DATASETS = ("synthetic", "movielens", "ml-100k", "csv")
 
 def read_dataset(name: str, path: Path | None = None, *, seed: int = 42) -> Dataset:
     """Read (or generate) a dataset fully in memory and validate it before anything is written."""
+    data = _read(name, path, seed)
+    data.validate()
+    return data
+
+
+def _read(name: str, path: Path | None, seed: int) -> Dataset:
     if name not in (*DATASETS, "ml-latest-small"):
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "synthetic":

@@ -31,12 +31,20 @@ class Dataset:
     - ``items``: ``item_id``, ``title`` (str|None), ``genres`` (list[str]), ``attributes`` (dict)
     - ``interactions``: ``user_id``, ``item_id`` (str), ``rating`` (float, NaN when implicit),
       ``occurred_at`` (UTC datetime64)
+    - ``source``: the file the interactions were read from (None when generated)
     """
 
     name: str
     users: pd.DataFrame
     items: pd.DataFrame
     interactions: pd.DataFrame
+    source: Path | None = None
+
+    def validate(self) -> None:
+        """What every dataset must hold, whichever reader made it. A load replaces all the
+        interactions, so a file that holds none (a header, an empty export) would wipe them."""
+        if self.interactions.empty:
+            raise DataFormatError(self.source or self.name, "no interactions")
 
     def summary(self) -> dict[str, object]:
         ts = self.interactions["occurred_at"]

@@ -1,11 +1,15 @@
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from sqlalchemy import text
 
 from recsys.data.loader import load_dataset
 from recsys.data.readers import read_dataset
-from recsys.data.schema import Dataset
+from recsys.data.schema import DataFormatError, Dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
+from tests.data.test_readers import _ml100k
 
 pytestmark = pytest.mark.integration
 
@@ -38,4 +42,38 @@ def test_failed_load_changes_nothing(engine) -> None:  # type: ignore[no-untyped
     )
     with pytest.raises(Exception, match="foreign key"):
         load_dataset(engine, Dataset("broken", good.users, good.items, broken))
+    assert _counts(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("dataset", "file", "body"),
+    [
+        ("movielens", "ratings.csv", "userId,movieId,rating,timestamp\n"),
+        ("ml-100k", "u.data", ""),
+        ("ml-100k", "u.data", "\n"),
+    ],
+    ids=["header-only-ratings.csv", "empty-u.data", "blank-u.data"],
+)
+def test_a_dataset_without_interactions_is_refused_and_writes_nothing(  # type: ignore[no-untyped-def]
+    engine, settings, tmp_path: Path, dataset: str, file: str, body: str
+) -> None:
+    load_dataset(engine, generate_synthetic(SyntheticConfig(n_users=50, n_items=40)))
+    before = _counts(engine)
+    if dataset == "movielens":  # the real catalogue: only the ratings are missing
+        shutil.copy(settings.dataset_path / "movies.csv", tmp_path)
+        (tmp_path / file).write_text(body)
+    else:
+        _ml100k(tmp_path, body)
+    with pytest.raises(DataFormatError, match=f"{file}: no interactions"):
+        load_dataset(engine, read_dataset(dataset, tmp_path))
+    assert _counts(engine) == before
+
+
+def test_the_loader_refuses_a_dataset_without_interactions(engine) -> None:  # type: ignore[no-untyped-def]
+    good = generate_synthetic(SyntheticConfig(n_users=50, n_items=40))
+    load_dataset(engine, good)
+    before = _counts(engine)
+    empty = Dataset("empty", good.users, good.items, good.interactions.iloc[:0])
+    with pytest.raises(DataFormatError, match="empty: no interactions"):
+        load_dataset(engine, empty)
     assert _counts(engine) == before
