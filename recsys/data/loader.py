@@ -6,8 +6,7 @@ is there afterwards or, on any error, everything is as it was before.
 
 from __future__ import annotations
 
-import json
-
+from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
 from recsys.data.schema import Dataset
@@ -25,12 +24,13 @@ def load_dataset(engine: Engine, dataset: Dataset) -> dict[str, int]:
                 for user_id, attrs in zip(
                     dataset.users["user_id"], dataset.users["attributes"], strict=True
                 ):
-                    copy.write_row((user_id, json.dumps(attrs)))
+                    # the dict itself, wrapped: JSON text in a jsonb column is stored as a string
+                    copy.write_row((user_id, Jsonb(attrs)))
             with cur.copy("COPY items (item_id, title, genres, attributes) FROM STDIN") as copy:
                 copy.set_types(["text", "text", "text[]", "jsonb"])
                 for row in dataset.items.itertuples(index=False):
                     copy.write_row(
-                        (row.item_id, row.title, list(row.genres), json.dumps(row.attributes))
+                        (row.item_id, row.title, list(row.genres), Jsonb(row.attributes))
                     )
             # The bulk of the data: one CSV stream (pandas formats it far faster than row tuples).
             frame = dataset.interactions.assign(

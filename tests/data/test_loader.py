@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from recsys.data.loader import load_dataset
+from recsys.data.queries import read_app_dataset
 from recsys.data.readers import read_dataset
 from recsys.data.schema import DataFormatError, Dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
@@ -77,3 +78,18 @@ def test_the_loader_refuses_a_dataset_without_interactions(engine) -> None:  # t
     with pytest.raises(DataFormatError, match="empty: no interactions"):
         load_dataset(engine, empty)
     assert _counts(engine) == before
+
+
+def test_attributes_are_stored_as_json_objects(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    load_dataset(engine, read_dataset("ml-100k", _ml100k(tmp_path, "1\t1\t5\t874965758\n")))
+    with engine.connect() as conn:
+        for table in ("users", "items"):
+            kinds = conn.execute(text(f"SELECT DISTINCT jsonb_typeof(attributes) FROM {table}"))
+            assert kinds.scalars().all() == ["object"], table
+        age = "SELECT attributes->>'age' FROM users WHERE user_id = '2'"
+        assert conn.execute(text(age)).scalar_one() == "53"
+    copy = read_app_dataset(engine)
+    assert copy.users.set_index("user_id").loc["2", "attributes"] == {
+        "age": 53, "gender": "F", "occupation": "other"
+    }  # fmt: skip
+    assert copy.items.set_index("item_id").loc["1", "attributes"]["year"] == 1995
