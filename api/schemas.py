@@ -172,7 +172,9 @@ class EventIn(BaseModel):
     event_type: str = Field(
         min_length=1, max_length=32, pattern=r"^[a-z_]+$", examples=["view", "click", "rating"]
     )
-    rating: float | None = Field(None, ge=RATING_RANGE[0], le=RATING_RANGE[1])
+    # NaN or Infinity is no rating: without allow_inf_nan, NaN failed the bound check instead
+    # and was told it "should be less than or equal to 10"
+    rating: float | None = Field(None, ge=RATING_RANGE[0], le=RATING_RANGE[1], allow_inf_nan=False)
     occurred_at: Annotated[datetime | None, AfterValidator(_plausible_time)] = Field(
         None,
         description="Default: when received. UTC unless it names a zone; from 1970 to at most "

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -28,6 +29,24 @@ def test_an_event_time_the_pipeline_cannot_hold_is_refused(served, client, when)
     )
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"] == ["body", "events", 1, "occurred_at"]
+
+
+@pytest.mark.parametrize("rating", ["NaN", "Infinity"])
+def test_a_rating_that_is_not_a_number_is_named_so(served, client, rating) -> None:  # type: ignore[no-untyped-def]
+    data, *_ = served
+    user, item = str(data.interactions["user_id"].iloc[0]), str(data.items["item_id"].iloc[0])
+    event = json.dumps(_event(user, item, event_type="rating", rating=0)).replace(
+        '"rating": 0', f'"rating": {rating}'
+    )  # JSON has no NaN, but Python's parser (FastAPI's) reads it
+    answer = client.post(
+        "/v1/events",
+        content=f'{{"events": [{event}]}}',
+        headers={"X-API-Key": KEY, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "events", 0, "rating"]
+    assert error["msg"] == "Input should be a finite number"  # not "less than or equal to 10"
 
 
 def test_a_misspelt_field_is_named_not_ignored(served, client) -> None:  # type: ignore[no-untyped-def]
