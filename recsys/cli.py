@@ -355,7 +355,7 @@ def train(
     quality on a holdout of the latest interactions."""
     from pydantic import ValidationError
 
-    from recsys.training.train import train_model
+    from recsys.training.train import NoInteractionsError, train_model
 
     ctx = Context()
     try:
@@ -370,7 +370,7 @@ def train(
                 holdout=holdout,
                 endpoints=ctx.endpoints,
             )
-    except (ValueError, ValidationError) as exc:
+    except (NoInteractionsError, ValueError, ValidationError) as exc:
         raise _fail(str(exc)) from exc
     # escape: rich reads "[active]" as markup and prints nothing
     console.print(

@@ -99,6 +99,18 @@ def test_operator_mistakes_get_one_line_answers(cli_env, tmp_path: Path) -> None
     assert missing.exit_code == 1 and "no model version 99999" in missing.output
 
 
+def test_training_on_an_empty_database_is_one_line(cli_env, engine) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    assert runner.invoke(app, ["features", "apply"]).exit_code == 0  # so only the data is missing
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE interactions"))
+    result = runner.invoke(app, ["train", "--model", "popularity"])
+    assert result.exit_code == 1, result.output
+    assert "no interactions in the database: run `recsys data load` first" in result.output
+    assert isinstance(result.exception, SystemExit)  # not a RuntimeError's traceback
+    assert runner.invoke(app, ["data", "load", "--dataset", "synthetic"]).exit_code == 0
+
+
 def test_unknown_ranker_is_a_clear_error(cli_env) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(app, ["train", "--model", "nope"])
     assert result.exit_code == 1 and "unknown ranker 'nope'" in result.output

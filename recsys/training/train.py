@@ -22,6 +22,10 @@ from recsys.training.reference import build_reference
 from recsys.training.registry import artifact_checksum, register_model
 
 
+class NoInteractionsError(RuntimeError):
+    """The app database holds nothing to fit on: an operator's step is missing, not a bug."""
+
+
 def train_model(
     settings: Settings,
     engine: Engine,
@@ -39,7 +43,7 @@ def train_model(
     feature_service = resolve_feature_service(store, ranker)
     interactions = read_interactions(engine)
     if interactions.empty:
-        raise RuntimeError("no interactions in the database: run `recsys data load` first")
+        raise NoInteractionsError("no interactions in the database: run `recsys data load` first")
     holdout = settings.train_holdout if holdout is None else holdout
     quality = None
     if holdout > 0:
