@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -92,6 +92,23 @@ def _check_output(option: str, path: Path) -> None:
         raise _fail(f"{option} {path}: not a file in an existing directory")
     if not os.access(path if path.exists() else path.parent, os.W_OK):
         raise _fail(f"{option} {path}: not writable")
+
+
+def _check_time(option: str, value: datetime | None) -> None:
+    """Refuse a time pandas cannot hold (64-bit nanoseconds: 1677 to 2262) before any work: the
+    feature tables and Feast's jobs go through pandas, and such a time ended in a traceback
+    (OverflowError) or, for Feast, an online store marked as loaded up to that year."""
+    if value is None:
+        return
+    import pandas as pd
+
+    try:
+        pd.Timestamp(value if value.tzinfo else value.replace(tzinfo=UTC)).as_unit("ns")
+    except pd.errors.OutOfBoundsDatetime:
+        raise _fail(
+            f"{option} {value.isoformat()}: out of range, expected a time between "
+            f"{pd.Timestamp.min:%Y-%m-%d} and {pd.Timestamp.max:%Y-%m-%d}"
+        ) from None
 
 
 @contextmanager
@@ -265,6 +282,7 @@ def features_build(
 
     if engine not in ENGINES:
         raise _fail(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    _check_time("--as-of", as_of)
     if engine == "spark":
         try:
             require_pyspark()  # before any server is resolved or started
@@ -296,6 +314,7 @@ def features_materialize(
     """`feast materialize-incremental`: load the newest feature values into Redis."""
     from recsys.features.feast_ops import materialize
 
+    _check_time("--end", end)
     ctx = Context()
     with _step("feast materialize-incremental"):
         until = materialize(ctx.settings, ctx.endpoints, end)

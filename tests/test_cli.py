@@ -80,6 +80,12 @@ def test_operator_mistakes_get_one_line_answers(cli_env, tmp_path: Path) -> None
     assert runner.invoke(app, ["data", "load", "--dataset", "synthetic"]).exit_code == 0
     naive = runner.invoke(app, ["features", "build", "--as-of", "2030-01-01T00:00"])
     assert naive.exit_code == 0, naive.output  # a time without a zone is UTC
+    # past what pandas holds: refused by name, not an OverflowError (nor Feast marking the
+    # online store as loaded up to the year 2999)
+    for command in (["build", "--as-of"], ["materialize", "--end"]):
+        far = runner.invoke(app, ["features", *command, "2999-01-01"])
+        assert far.exit_code == 1 and isinstance(far.exception, SystemExit), far.output
+        assert f"{command[1]} 2999-01-01T00:00:00: out of range" in far.output
     assert runner.invoke(app, ["features", "apply"]).exit_code == 0
     trained = runner.invoke(app, ["train", "--model", "popularity"])
     assert trained.exit_code == 0, trained.output
