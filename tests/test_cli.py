@@ -117,6 +117,18 @@ def test_training_on_an_empty_database_is_one_line(cli_env, engine) -> None:  # 
     assert runner.invoke(app, ["data", "load", "--dataset", "synthetic"]).exit_code == 0
 
 
+def test_materializing_a_project_never_applied_is_an_error(cli_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Feast materialises its zero feature views without a word: it read as a success."""
+    project = f"{cli_env['RECSYS_FEAST_PROJECT']}_never"
+    monkeypatch.setenv("RECSYS_FEAST_PROJECT", project)
+    result = CliRunner().invoke(app, ["features", "materialize"])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    said = " ".join(result.output.split())
+    assert f"Feast project '{project}' has no feature views: run `recsys features apply`" in said
+    assert "online store holds features" not in result.output
+
+
 def test_unknown_ranker_is_a_clear_error(cli_env) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(app, ["train", "--model", "nope"])
     assert result.exit_code == 1 and "unknown ranker 'nope'" in result.output

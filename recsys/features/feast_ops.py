@@ -35,6 +35,10 @@ def _in_repo(repo: Path):  # type: ignore[no-untyped-def]
         os.chdir(cwd)
 
 
+class NoFeatureViewsError(RuntimeError):
+    """The Feast project defines no feature view to load: `feast apply` was never run on it."""
+
+
 def apply_definitions(settings: Settings, endpoints: Endpoints, *, quiet: bool = True) -> str:
     """Register entities, sources, views and services in the SQL registry; returns Feast's log."""
     os.environ.update(feast_environment(settings, endpoints))
@@ -60,11 +64,15 @@ def materialize(
     such a view is loaded from the beginning of time once."""
     end = end or datetime.now(UTC)
     store = build_feature_store(settings, endpoints)
-    never = [
-        view.name
-        for view in store.list_feature_views()
-        if view.online and not view.materialization_intervals
-    ]
+    views = [view for view in store.list_feature_views() if view.online]
+    if not views:
+        # Feast materialises "0 feature views" without complaint, and the CLI said the online
+        # store held features up to `end` while it held none.
+        raise NoFeatureViewsError(
+            f"Feast project {settings.feast_project!r} has no feature views: "
+            "run `recsys features apply` first"
+        )
+    never = [view.name for view in views if not view.materialization_intervals]
     out = io.StringIO()
     with (
         contextlib.redirect_stdout(out if quiet else sys.stdout),
