@@ -109,8 +109,9 @@ class EvaluationReport:
         return {
             "dataset": self.spec.data_source,
             "protocol": self.spec.protocol,
-            "test_ratio": self.spec.test_ratio,
-            "seed": self.spec.seed,
+            # Given files are the split: no ratio or seed drew it (the CLI refuses them there).
+            "test_ratio": None if self.spec.protocol == "files" else self.spec.test_ratio,
+            "seed": None if self.spec.protocol == "files" else self.spec.seed,
             "validation": self.spec.validation,
             "validation_seed": self.spec.validation_seed,
             "params": self.spec.params,

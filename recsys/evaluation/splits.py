@@ -6,11 +6,13 @@ frame is then *evaluable* by a collaborative ranker, so these rows are dropped f
 - rows whose user or item does not appear in train (nothing learned about them; only possible
   for the temporal split and explicit files, and for items in the random split);
 - rows whose (user, item) pair is already in train (rankers exclude seen items, so those
-  could never be recommended).
+  could never be recommended);
+- rows repeating an earlier test row's (user, item) pair (relevance is a set: the repeat adds
+  nothing to any metric, and counting it would overstate the test rows scored against).
 
 The number of rows dropped for each reason is kept in ``test.attrs["dropped"]`` as
-``{"unknown_user": n, "unknown_item": n, "seen_pair": n}`` (applied in that order). A split that
-leaves train or test empty raises :class:`ValueError`.
+``{"unknown_user": n, "unknown_item": n, "seen_pair": n, "repeated_pair": n}`` (applied in that
+order). A split that leaves train or test empty raises :class:`ValueError`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def _check_ratio(test_ratio: float) -> None:
 
 
 def _evaluable(train: pd.DataFrame, test: pd.DataFrame, what: str) -> pd.DataFrame:
-    """``test`` without unknown users, unknown items and pairs seen in train (counts in attrs)."""
+    """``test`` without unknown users, unknown items, pairs seen in train and repeated pairs
+    (counts in attrs)."""
     dropped: dict[str, int] = {}
     unknown_user = ~test["user_id"].isin(pd.unique(train["user_id"]))
     dropped["unknown_user"] = int(unknown_user.sum())
@@ -43,7 +46,10 @@ def _evaluable(train: pd.DataFrame, test: pd.DataFrame, what: str) -> pd.DataFra
     seen = pd.MultiIndex.from_frame(train[["user_id", "item_id"]])
     seen_pair = pd.MultiIndex.from_frame(test[["user_id", "item_id"]]).isin(seen)
     dropped["seen_pair"] = int(seen_pair.sum())
-    test = test[~seen_pair].reset_index(drop=True)
+    test = test[~seen_pair]
+    repeated = test.duplicated(["user_id", "item_id"], keep="first").to_numpy()
+    dropped["repeated_pair"] = int(repeated.sum())
+    test = test[~repeated].reset_index(drop=True)
     if train.empty:
         raise ValueError(f"{what}: no training rows")
     if test.empty:

@@ -1,5 +1,6 @@
 """`recsys evaluate` on real stores: the production path, and results anyone can recompute."""
 
+import json
 import platform
 from pathlib import Path
 
@@ -76,8 +77,12 @@ def test_cli_writes_json_and_recommendations_that_recompute_the_metrics(
         for j in range(8)
     ]
     frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
+    later = frame[frame.timestamp >= 1_700_000_000 + 60 * 6]
     frame[frame.timestamp < 1_700_000_000 + 60 * 6].to_csv(train, index=False)
-    frame[frame.timestamp >= 1_700_000_000 + 60 * 6].to_csv(test, index=False)
+    # and 5 rows repeating a training pair, 3 repeating a test row: both dropped, and counted
+    seen = frame[frame.timestamp == 1_700_000_000].head(5).assign(timestamp=1_800_000_000)
+    again = later.head(3).assign(timestamp=1_800_000_000)
+    pd.concat([later, seen, again]).to_csv(test, index=False)
     out, recs = tmp_path / "results.json", tmp_path / "recs.csv"
     result = CliRunner().invoke(
         app,
@@ -88,11 +93,16 @@ def test_cli_writes_json_and_recommendations_that_recompute_the_metrics(
     results = pd.read_json(out, typ="series")
     assert results["protocol"] == "files" and len(results["results"]) == 2
     assert results["dataset"] == f"{train} + {test}"  # not the unused --dataset default
-    assert set(results["dropped_test_rows"]) == {"unknown_user", "unknown_item", "seen_pair"}
+    dropped = results["dropped_test_rows"]
+    assert dropped == {"unknown_user": 0, "unknown_item": 0, "seen_pair": 5, "repeated_pair": 3}
+    assert results["test_rows"] == len(later)  # the file's 88 rows: 80 scored, 8 dropped
+    # No ratio or seed drew the split: null, not the unused defaults (the keys stay).
+    raw = json.loads(out.read_text())
+    assert raw["test_ratio"] is None and raw["seed"] is None
     assert results["environment"]["lightgbm"] == lightgbm.__version__
     assert results["environment"]["python"] == platform.python_version()
     top = pd.read_csv(recs, dtype={"user": str, "item": str})
-    relevant = frame[frame.timestamp >= 1_700_000_000 + 60 * 6].groupby("user")["item"].apply(set)
+    relevant = later.groupby("user")["item"].apply(set)
     for entry in results["results"]:
         mine = top[top.algorithm == entry["algorithm"]].sort_values(["user", "rank"])
         lists = mine.groupby("user")["item"].apply(list).to_dict()

@@ -17,6 +17,7 @@ from recsys.evaluation.splits import (
 )
 
 START = pd.Timestamp("2026-01-01", tz="UTC")
+NOTHING_DROPPED = {"unknown_user": 0, "unknown_item": 0, "seen_pair": 0, "repeated_pair": 0}
 
 
 def make_interactions(n_users: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -50,7 +51,7 @@ def test_random_split_proportions_per_user() -> None:
     data = make_interactions()
     ratio = 0.25
     train, test = random_split(data, test_ratio=ratio, seed=1)
-    assert test.attrs["dropped"] == {"unknown_user": 0, "unknown_item": 0, "seen_pair": 0}
+    assert test.attrs["dropped"] == NOTHING_DROPPED
     n_train = train.groupby("user_id").size()
     n_test = test.groupby("user_id").size().reindex(n_train.index, fill_value=0)
     total = n_train + n_test
@@ -70,7 +71,7 @@ def test_random_split_small_users_get_one_test_row_even_at_a_small_ratio() -> No
     rows = [(u, f"i{j}", 1.0, START + pd.Timedelta(hours=j)) for u, n in users for j in range(n)]
     data = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "occurred_at"])
     train, test = random_split(data, test_ratio=0.1, seed=0)
-    assert test.attrs["dropped"] == {"unknown_user": 0, "unknown_item": 0, "seen_pair": 0}
+    assert test.attrs["dropped"] == NOTHING_DROPPED
     assert test.groupby("user_id").size().to_dict() == {u: 1 for u, _ in users}
     assert train.groupby("user_id").size().to_dict() == {u: n - 1 for u, n in users}
 
@@ -112,21 +113,22 @@ def test_temporal_split_orders_train_before_test() -> None:
     assert abs((len(test) + dropped) / len(data) - 0.2) < 0.01  # before filtering
 
 
-def test_temporal_split_drops_cold_users_cold_items_and_seen_pairs() -> None:
-    t = [START + pd.Timedelta(days=d) for d in range(6)]
+def test_temporal_split_drops_cold_users_cold_items_seen_and_repeated_pairs() -> None:
+    t = [START + pd.Timedelta(days=d) for d in range(7)]
     data = pd.DataFrame(
         {
-            "user_id": ["a", "a", "b", "a", "c", "a", "b"],
-            "item_id": ["x", "y", "x", "z", "x", "x", "y"],
-            "rating": [5.0] * 7,
-            "occurred_at": [t[0], t[1], t[2], t[3], t[4], t[5], t[5]],
+            "user_id": ["a", "a", "b", "a", "c", "a", "b", "b"],
+            "item_id": ["x", "y", "x", "z", "x", "x", "y", "y"],
+            "rating": [5.0] * 8,
+            "occurred_at": [t[0], t[1], t[2], t[3], t[4], t[5], t[5], t[6]],
         }
     )
     train, test = temporal_split(data, cutoff=t[3])
     assert len(train) == 3 and (train["occurred_at"] < t[3]).all()
     # at/after t3: (a,z) unknown item, (c,x) unknown user, (a,x) seen in train, (b,y) kept
-    assert pairs(test) == {("b", "y")}
-    assert test.attrs["dropped"] == {"unknown_user": 1, "unknown_item": 1, "seen_pair": 1}
+    # once: its repeat at t6 would count as a second test row for one relevant item
+    assert pairs(test) == {("b", "y")} and len(test) == 1
+    assert test.attrs["dropped"] == dict.fromkeys(NOTHING_DROPPED, 1)
 
 
 def test_temporal_split_naive_cutoff_is_utc_and_empty_side_is_an_error() -> None:
@@ -171,6 +173,6 @@ def test_read_split_files(tmp_path: Path) -> None:
     assert str(train["occurred_at"].dt.tz) == "UTC"
     # (1,12) unknown item and (3,10) unknown user are dropped
     assert pairs(test) == {("2", "11")}
-    assert test.attrs["dropped"] == {"unknown_user": 1, "unknown_item": 1, "seen_pair": 0}
+    assert test.attrs["dropped"] == {**NOTHING_DROPPED, "unknown_user": 1, "unknown_item": 1}
     with pytest.raises(DataFormatError, match=r"bad\.csv, line 2"):
         read_split_files(tmp_path / "train.csv", tmp_path / "bad.csv")
