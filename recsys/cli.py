@@ -86,6 +86,21 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _one_line(exc: Exception) -> str:
+    """A pydantic report on several lines (a header, each field, a link) as one: each parameter
+    and what is wrong with it. Other errors as they are."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        why = error["msg"].removeprefix("Value error, ")
+        problems.append(f"--param {where}: {why}" if where else why)
+    return "; ".join(problems)
+
+
 def _check_output(option: str, path: Path) -> None:
     """Refuse an output file that could not be written, before the work that produces it."""
     if path.is_dir() or not path.parent.is_dir():
@@ -393,7 +408,7 @@ def train(
                 endpoints=ctx.endpoints,
             )
     except (NoInteractionsError, ValueError, ValidationError) as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(_one_line(exc)) from exc
     # escape: rich reads "[active]" as markup and prints nothing
     console.print(
         escape(
@@ -570,8 +585,8 @@ def evaluate(
             report = run_evaluation(
                 spec, ctx.settings, ctx.endpoints, lambda s: status.update(f"[bold]{s}…")
             )
-    except (DataFormatError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+    except (DataFormatError, ValueError) as exc:  # a pydantic ValidationError is a ValueError
+        raise _fail(_one_line(exc)) from exc
 
     table = Table(
         title=f"{spec.data_source}, {protocol} protocol"

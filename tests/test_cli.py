@@ -132,6 +132,13 @@ def test_materializing_a_project_never_applied_is_an_error(cli_env, monkeypatch)
 def test_unknown_ranker_is_a_clear_error(cli_env) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(app, ["train", "--model", "nope"])
     assert result.exit_code == 1 and "unknown ranker 'nope'" in result.output
+    # a ranker named by a parameter is named with it, on one line, before any work
+    for param in ("generator=nope", 'scorers=["ease", "nope"]'):
+        result = CliRunner().invoke(app, ["train", "--model", "two_stage", "--param", param])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+        [line] = result.output.strip().splitlines()
+        key = param.partition("=")[0]
+        assert line.startswith(f"error: --param {key}: unknown ranker 'nope'; available: "), line
 
 
 def test_a_data_engineer_runs_feast_directly(settings, cli_env, engine) -> None:  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from recsys.ranking.base import InteractionData, Ranker, RankerConfig, Recommendations
 from recsys.ranking.learning_to_rank import (
@@ -41,7 +41,13 @@ from recsys.ranking.learning_to_rank import (
     user_relative_scores,
 )
 from recsys.ranking.popularity import PopularityRanker
-from recsys.ranking.registry import create_ranker, load_ranker, protocol_params, register
+from recsys.ranking.registry import (
+    create_ranker,
+    get_ranker_class,
+    load_ranker,
+    protocol_params,
+    register,
+)
 
 GENERATOR = "generator"
 
@@ -95,6 +101,21 @@ class LightGBMConfig(RankerConfig):
     blend_with: str = Field(
         "ease", description="The scorer whose score is blended in, or 'generator'"
     )
+
+    @field_validator("generator")
+    @classmethod
+    def _generator_is_a_ranker(cls, name: str) -> str:
+        # Here, not when fitting: the error then came after minutes of work and named only the
+        # ranker, not the parameter that asked for it.
+        get_ranker_class(name)
+        return name
+
+    @field_validator("scorers")
+    @classmethod
+    def _scorers_are_rankers(cls, names: list[str]) -> list[str]:
+        for name in names:
+            get_ranker_class(name)
+        return names
 
     @model_validator(mode="after")
     def _blend_needs_its_scorer(self) -> LightGBMConfig:

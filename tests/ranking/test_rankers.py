@@ -292,6 +292,16 @@ def test_the_default_blend_needs_ease_among_the_scorers() -> None:
         LightGBMConfig(blend=0.5)
 
 
+@pytest.mark.parametrize("config", [LightGBMConfig, TwoStageConfig])
+def test_the_generator_and_scorers_must_be_rankers(config: type[LightGBMConfig]) -> None:
+    """Refused with the parameter's name when configured, not when fitting minutes later."""
+    for params, field in (({"generator": "nope"}, "generator"), ({"scorers": ["nope"]}, "scorers")):
+        with pytest.raises(ValidationError, match="unknown ranker 'nope'") as refused:
+            config(**params)
+        assert [error["loc"] for error in refused.value.errors()] == [(field,)]
+    assert config(generator="item_knn", scorers=["ease"]).generator == "item_knn"
+
+
 def test_trending_rows_count_only_what_happened_before_each_cutoff() -> None:
     day = pd.Timestamp("2026-01-01", tz="UTC")
     events = pd.DataFrame(
