@@ -399,6 +399,9 @@ def _quiet_week(settings: Settings, engine: Engine, week: Week) -> WeeklyReport:
     so, with an alert once the week is over (traffic that stopped, or a serve log that is no
     longer written, is what the reviewer must see, not a week missing from the list). Before
     the first request ever served there is nothing to watch yet: an error, as before."""
+    now = datetime.now(UTC)
+    if now < week.start:  # a typo or a far-off week must not leave a row at the top of the list
+        raise NoServedDataError(f"{week.name} has not started yet")
     with engine.connect() as conn:
         served_before = conn.execute(
             text(
@@ -409,7 +412,7 @@ def _quiet_week(settings: Settings, engine: Engine, week: Week) -> WeeklyReport:
         ).scalar_one()
     if not served_before:
         raise NoServedDataError(f"nothing was served in {week.name}, nor before it")
-    over = datetime.now(UTC) >= week.end
+    over = now >= week.end
     reasons, notes = [], []
     if over:
         reasons.append(

@@ -69,11 +69,15 @@ def read_table(
     frame["_line"] = np.arange(len(frame)) + 1 + header_lines
     # pandas keeps blank lines as rows (skip_blank_lines=False keeps _line the real line number)
     # and reads them like a line of empty fields (",,"): only the text tells which is blank, and
-    # a row whose values are missing must still be an error
-    with path.open(encoding=encoding, newline="") as lines:
-        blank = [number for number, line in enumerate(lines, 1) if not line.strip()]
-    if blank:
-        frame = frame[~frame["_line"].isin(blank)].reset_index(drop=True)
+    # a row whose values are missing must still be an error. Only rows with every field empty
+    # are candidates (a row with values is never dropped, even where a quoted field spanning
+    # lines has shifted _line), and the file is read again only when there are some.
+    fields = frame.drop(columns="_line")
+    empty = fields.apply(lambda column: column.str.strip().eq("")).all(axis=1)
+    if empty.any():
+        with path.open(encoding=encoding, newline="") as lines:
+            blank = {number for number, line in enumerate(lines, 1) if not line.strip()}
+        frame = frame[~(empty & frame["_line"].isin(blank))].reset_index(drop=True)
     return frame
 
 

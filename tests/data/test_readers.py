@@ -144,6 +144,14 @@ def test_movielens_readers_skip_blank_lines(tmp_path: Path) -> None:
     assert len(read_ml_100k(_ml100k(tmp_path, "1\t1\t5\t874965758\n\n")).interactions) == 1
 
 
+def test_a_blank_line_inside_a_quoted_title_drops_no_movie(tmp_path: Path) -> None:
+    """Blank lines are found in the text, rows by their count: a title spanning lines shifts
+    the count, and only rows with every field empty may be taken for blank lines."""
+    _write(tmp_path / "movies.csv", 'movieId,title,genres\n1,"Foo\n\nBar",Comedy\n2,Baz,Drama\n')
+    _write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4,1\n1,2,3,2\n")
+    assert read_ml_latest_small(tmp_path).items["item_id"].tolist() == ["1", "2"]
+
+
 def test_synthetic_is_seeded_and_power_law() -> None:
     small = SyntheticConfig(n_users=200, n_items=150)
     a = generate_synthetic(small)

@@ -44,6 +44,7 @@ def test_snapshots_share_one_document_and_one_bundle(tmp_path: Path) -> None:
     # both reports' content is there, each under its header, in the order given
     assert page.index("Online quality") < page.index("NDCG") < page.index("Feature and score drift")
     assert page.index("Feature and score drift") < page.index("Share of Drifted Columns")
+    assert "Value Drift for column" in page  # the drift report's tests come along
     # one bundle, not two: the page is barely larger than the larger report alone
     assert len(page) < 1.2 * max(map(len, alone)) < 0.7 * sum(map(len, alone))
 

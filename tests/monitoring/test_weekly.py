@@ -382,10 +382,9 @@ def test_a_week_without_traffic_after_traffic_is_reported_and_alerted(  # type: 
                 select(WeeklyReport).where(WeeklyReport.week == quiet_week.name)
             ).all()
         assert [r.id for r in rows] == [report.id]  # the CLI's rebuild replaced it
-        # a week not over yet, after traffic: a row that says so, no alert
-        early = build_weekly_report(settings, engine, ahead)
-        assert early.requests == 0 and not early.alert
-        assert early.notes == [f"nothing was served in {ahead.name} so far (the week is not over)"]
+        # a week yet to come is refused, not a row at the top of the list
+        with pytest.raises(NoServedDataError, match=f"{ahead.name} has not started yet"):
+            build_weekly_report(settings, engine, ahead)
     finally:
         with engine.begin() as conn:
             conn.execute(
