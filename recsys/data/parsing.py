@@ -72,8 +72,11 @@ def read_table(
     # a row whose values are missing must still be an error. Only rows with every field empty
     # are candidates (a row with values is never dropped, even where a quoted field spanning
     # lines has shifted _line), and the file is read again only when there are some.
+    # (Exact comparison first: stripping every value cost a third of ml-latest-small's read.)
     fields = frame.drop(columns="_line")
-    empty = fields.apply(lambda column: column.str.strip().eq("")).all(axis=1)
+    empty = (fields.iloc[:, 1:] == "").all(axis=1)
+    if empty.any():
+        empty[empty] = fields.iloc[:, 0][empty].str.strip().eq("")
     if empty.any():
         with path.open(encoding=encoding, newline="") as lines:
             blank = {number for number, line in enumerate(lines, 1) if not line.strip()}
