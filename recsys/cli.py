@@ -330,6 +330,13 @@ def features_materialize(
     from recsys.features.feast_ops import NoFeatureViewsError, materialize
 
     _check_time("--end", end)
+    if end is not None and (end if end.tzinfo else end.replace(tzinfo=UTC)) > datetime.now(UTC):
+        # Feast records the store as loaded up to --end, and each incremental run starts where
+        # the last one ended: values dated before a mistyped future end would never be loaded.
+        raise _fail(
+            f"--end {end.isoformat()}: in the future; later runs would start from it and skip "
+            "every feature value dated before it"
+        )
     ctx = Context()
     try:
         with _step("feast materialize-incremental"):

@@ -86,6 +86,8 @@ def test_operator_mistakes_get_one_line_answers(cli_env, tmp_path: Path) -> None
         far = runner.invoke(app, ["features", *command, "2999-01-01"])
         assert far.exit_code == 1 and isinstance(far.exception, SystemExit), far.output
         assert f"{command[1]} 2999-01-01T00:00:00: out of range" in far.output
+    ahead = runner.invoke(app, ["features", "materialize", "--end", "2100-01-01"])
+    assert ahead.exit_code == 1 and "--end 2100-01-01T00:00:00: in the future" in ahead.output
     assert runner.invoke(app, ["features", "apply"]).exit_code == 0
     trained = runner.invoke(app, ["train", "--model", "popularity"])
     assert trained.exit_code == 0, trained.output
