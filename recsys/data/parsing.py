@@ -61,6 +61,8 @@ def read_table(
             f"{len(frame.columns)} ({', '.join(map(str, frame.columns))})",
             line=1 + header_lines,
         )
+    if names is not None and sep != ",":
+        _check_field_counts(path, sep, list(names), encoding)
     missing = [col for col in required if col not in frame.columns]
     if missing:
         raise DataFormatError(
@@ -82,6 +84,22 @@ def read_table(
             blank = {number for number, line in enumerate(lines, 1) if not line.strip()}
         frame = frame[~(empty & frame["_line"].isin(blank))].reset_index(drop=True)
     return frame
+
+
+def _check_field_counts(path: Path, sep: str, names: list[str], encoding: str) -> None:
+    """Every non-blank line of a headerless, unquoted file has one field per name. pandas pads
+    a short line with empty fields, so a file with the wrong separator (commas in a tab file)
+    read as one field per line and was reported as an empty second field."""
+    with path.open(encoding=encoding, newline="") as lines:
+        for number, line in enumerate(lines, 1):
+            fields = line.rstrip("\r\n").count(sep) + 1
+            if fields < len(names) and line.strip():
+                raise DataFormatError(
+                    path,
+                    f"{fields} field{'s' if fields > 1 else ''}, but the format names "
+                    f"{len(names)} ({', '.join(names)}) separated by {sep!r}",
+                    line=number,
+                )
 
 
 def _fail_first(frame: pd.DataFrame, bad: pd.Series, path: Path, message: str) -> None:

@@ -69,8 +69,16 @@ def test_ml_100k_layout(tmp_path: Path) -> None:
 
 
 def test_ml_100k_wrong_field_count_names_the_line(tmp_path: Path) -> None:
-    with pytest.raises(DataFormatError, match="u.data"):
+    with pytest.raises(DataFormatError, match="u.data, line 2: 3 fields, but the format names 4"):
         read_ml_100k(_ml100k(tmp_path, "1\t1\t5\t874965758\n2\t2\t3\n"))
+    # the wrong separator is named, not read as a line of one field and an empty item
+    with pytest.raises(DataFormatError, match=r"line 1: 1 field, .* separated by '\\t'"):
+        read_ml_100k(_ml100k(tmp_path, "1,1,5,874965758\n"))
+    # a user line cut short is refused, not read with an empty gender and occupation
+    _ml100k(tmp_path, "1\t1\t5\t874965758\n")
+    _write(tmp_path / "u.user", "1|24|M|technician|85711\n2|53\n")
+    with pytest.raises(DataFormatError, match="u.user, line 2: 2 fields"):
+        read_ml_100k(tmp_path)
 
 
 def test_generic_csv_with_iso_timestamps_and_implicit_rows(tmp_path: Path) -> None:
