@@ -118,6 +118,30 @@ class LightGBMConfig(RankerConfig):
         return names
 
     @model_validator(mode="after")
+    def _nested_params_fit_their_rankers(self) -> LightGBMConfig:
+        # A typo in a nested key was found only when fitting, after the holdout run; one under a
+        # ranker that is not a scorer was never read at all.
+        from pydantic import ValidationError
+
+        stray = sorted(set(self.scorer_params) - set(self.scorers))
+        if stray:
+            raise ValueError(
+                f"scorer_params names {stray}, which are not among the scorers {self.scorers}"
+            )
+        nested = {"generator_params": {self.generator: self.generator_params}}
+        nested["scorer_params"] = self.scorer_params
+        for field, by_ranker in nested.items():
+            for name, params in by_ranker.items():
+                try:
+                    get_ranker_class(name).Config.model_validate(params)
+                except ValidationError as exc:
+                    problems = "; ".join(
+                        f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+                    )
+                    raise ValueError(f"{field} of {name}: {problems}") from None
+        return self
+
+    @model_validator(mode="after")
     def _blend_needs_its_scorer(self) -> LightGBMConfig:
         if self.blend > 0 and self.blend_with not in (*self.scorers, GENERATOR):
             raise ValueError(

@@ -302,6 +302,22 @@ def test_the_generator_and_scorers_must_be_rankers(config: type[LightGBMConfig])
     assert config(generator="item_knn", scorers=["ease"]).generator == "item_knn"
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"generator_params": {"factorz": 8}}, "generator_params of als: factorz: Extra inputs"),
+        ({"scorer_params": {"ease": {"l2": "x"}}}, "scorer_params of ease: l2: Input should be"),
+        ({"scorer_params": {"item_knn": {"k": 5}}}, r"scorer_params names \['item_knn'\], which"),
+    ],
+)
+def test_nested_params_are_checked_when_configured(params: dict, message: str) -> None:
+    """A typo under generator_params or scorer_params is refused with where it is, not found
+    after minutes of fitting; params for a ranker that is not a scorer would never be read."""
+    with pytest.raises(ValidationError, match=message):
+        TwoStageConfig(scorers=["ease"], **params)
+    assert TwoStageConfig(generator_params={"factors": 8}).generator_params == {"factors": 8}
+
+
 def test_trending_rows_count_only_what_happened_before_each_cutoff() -> None:
     day = pd.Timestamp("2026-01-01", tz="UTC")
     events = pd.DataFrame(
