@@ -177,8 +177,7 @@ def build_weekly_report(
     shown = distribution(served, popularity, n_users, catalogue, k)
     mark("online quality and distribution (all lists)")
 
-    final_dir = settings.reports_dir / "weekly" / week.name
-    workspace_dir = settings.reports_dir / "workspace"
+    final_dir, workspace_dir = _folders(settings, week)
     # Built in a fresh folder beside the week's, swapped in once the summary row is committed:
     # a build that fails on the way leaves the last build whole (files, row and workspace runs)
     # and nothing of its own (an audit saw a failed rebuild leave new drift files beside the old
@@ -390,6 +389,11 @@ def build_weekly_report(
         return row
 
 
+def _folders(settings: Settings, week: Week) -> tuple[Path, Path]:
+    """(the week's folder, the Evidently workspace)."""
+    return settings.reports_dir / "weekly" / week.name, settings.reports_dir / "workspace"
+
+
 def _period(week: Week) -> str:
     return f"{week.start:%Y-%m-%d} to {week.end - timedelta(days=1):%Y-%m-%d}"
 
@@ -422,8 +426,7 @@ def _quiet_week(settings: Settings, engine: Engine, week: Week) -> WeeklyReport:
     else:
         notes.append(f"nothing was served in {week.name} so far (the week is not over)")
     summary = {"week": week.name, "period (UTC)": _period(week), "requests": 0}
-    final_dir = settings.reports_dir / "weekly" / week.name
-    workspace_dir = settings.reports_dir / "workspace"
+    final_dir, workspace_dir = _folders(settings, week)
     with _one_build(engine, week, final_dir, workspace_dir) as (out_dir, runs):
         out_dir.mkdir(parents=True, exist_ok=True)
         page = out_dir / "report.html"

@@ -109,21 +109,30 @@ def _check_output(option: str, path: Path) -> None:
         raise _fail(f"{option} {path}: not writable")
 
 
-def _check_time(option: str, value: datetime | None) -> None:
+def _check_time(option: str, value: datetime | None, *, future: bool = True) -> None:
     """Refuse a time pandas cannot hold (64-bit nanoseconds: 1677 to 2262) before any work: the
     feature tables and Feast's jobs go through pandas, and such a time ended in a traceback
-    (OverflowError) or, for Feast, an online store marked as loaded up to that year."""
+    (OverflowError) or, for Feast, an online store marked as loaded up to that year. Without
+    ``future``, a time after now is refused too."""
     if value is None:
         return
     import pandas as pd
 
+    utc = value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
-        pd.Timestamp(value if value.tzinfo else value.replace(tzinfo=UTC)).as_unit("ns")
+        pd.Timestamp(utc).as_unit("ns")
     except pd.errors.OutOfBoundsDatetime:
         raise _fail(
             f"{option} {value.isoformat()}: out of range, expected a time between "
             f"{pd.Timestamp.min:%Y-%m-%d} and {pd.Timestamp.max:%Y-%m-%d}"
         ) from None
+    if not future and utc > datetime.now(UTC):
+        # Feast records the store as loaded up to --end, and each incremental run starts where
+        # the last one ended: values dated before a mistyped future end would never be loaded.
+        raise _fail(
+            f"{option} {value.isoformat()}: in the future; later runs would start from it and "
+            "skip every feature value dated before it"
+        )
 
 
 @contextmanager
@@ -329,14 +338,7 @@ def features_materialize(
     """`feast materialize-incremental`: load the newest feature values into Redis."""
     from recsys.features.feast_ops import NoFeatureViewsError, materialize
 
-    _check_time("--end", end)
-    if end is not None and (end if end.tzinfo else end.replace(tzinfo=UTC)) > datetime.now(UTC):
-        # Feast records the store as loaded up to --end, and each incremental run starts where
-        # the last one ended: values dated before a mistyped future end would never be loaded.
-        raise _fail(
-            f"--end {end.isoformat()}: in the future; later runs would start from it and skip "
-            "every feature value dated before it"
-        )
+    _check_time("--end", end, future=False)
     ctx = Context()
     try:
         with _step("feast materialize-incremental"):
