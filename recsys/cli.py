@@ -481,6 +481,12 @@ def models_show(version: int) -> None:
     console.print_json(json.dumps({f: getattr(row, f) for f in fields}, default=str))
 
 
+def _with_artifact_path(exc: Exception) -> str:
+    """The operator sees where the artifact is; API clients get the same message without it."""
+    path = getattr(exc, "path", None)
+    return f"{exc} ({path})" if path is not None else str(exc)
+
+
 @models_app.command("activate")
 def models_activate(version: int) -> None:
     """Serve this version (the API switches within seconds, without a restart)."""
@@ -489,7 +495,7 @@ def models_activate(version: int) -> None:
     try:
         row = activate(Context().engine, version)
     except (LookupError, UnservableModelError) as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(_with_artifact_path(exc)) from exc
     console.print(f"model version {row.version} ({row.algorithm}) is active")
 
 
@@ -501,7 +507,7 @@ def models_rollback() -> None:
     try:
         row = rollback(Context().engine)
     except (LookupError, UnservableModelError) as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(_with_artifact_path(exc)) from exc
     console.print(f"rolled back: model version {row.version} ({row.algorithm}) is active")
 
 

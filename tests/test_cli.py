@@ -105,6 +105,13 @@ def test_operator_mistakes_get_one_line_answers(cli_env, tmp_path: Path) -> None
     assert row["metrics"]["holdout"]["test_ratio"] == 0.1 and row["metrics"]["holdout"]["users"]
     missing = runner.invoke(app, ["models", "show", "99999"])
     assert missing.exit_code == 1 and "no model version 99999" in missing.output
+    # The operator is told where the broken artifact is (API clients are not: their 409 is
+    # the same message without the path).
+    (Path(row["artifact_path"]) / "ranker.npz").unlink()
+    broken = runner.invoke(app, ["models", "activate", version])
+    flat = "".join(broken.output.split())
+    assert broken.exit_code == 1 and "artifactfileranker.npzismissing" in flat, broken.output
+    assert "".join(row["artifact_path"].split()) in flat
 
 
 def test_training_on_an_empty_database_is_one_line(cli_env, engine) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from recsys.db.models import Model
 from recsys.ranking import Ranker, load_ranker
 from recsys.training.registry import (
+    ArtifactError,
     UnservableModelError,
     active_model,
     artifact_item_ids,
@@ -142,7 +143,8 @@ class ActiveModelHolder:
         except Exception as exc:
             error = ModelLoadError(f"version {version} cannot be served: {exc}")
             self._remember(version, error)
-            logger.warning("%s", error)
+            where = f" ({exc.path})" if isinstance(exc, ArtifactError) else ""
+            logger.warning("%s%s", error, where)
             raise error from exc
         self._failed.pop(version, None)
         served = ServedModel.from_row(row, ranker)
@@ -239,7 +241,8 @@ class ActiveModelHolder:
             self._load_error = str(exc)
             if isinstance(exc, UnservableModelError):
                 self._refused = key  # retried if re-activated
-            logger.warning("active model version %s refused: %s", row.version, exc)
+            where = f" ({exc.path})" if isinstance(exc, ArtifactError) else ""
+            logger.warning("active model version %s refused: %s%s", row.version, exc, where)
             return  # anything else (a database or disk hiccup) is tried again next refresh
         self._load_error = None
         self._refused = None

@@ -21,7 +21,13 @@ class UnservableModelError(RuntimeError):
 
 
 class ArtifactError(UnservableModelError):
-    """A model artifact is missing or does not match its recorded checksum."""
+    """A model artifact is missing or does not match its recorded checksum. The message leaves
+    the artifact's path out: it reaches API clients (409), who have no business knowing the
+    server's paths (``GET /v1/models`` leaves it out too). Operators get it from ``path``."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class UnknownRankerError(UnservableModelError):
@@ -47,7 +53,7 @@ def artifact_checksum(directory: Path) -> str:
     digest = hashlib.sha256()
     for name in ARTIFACT_FILES:
         if not (directory / name).is_file():
-            raise ArtifactError(f"model artifact {directory / name} is missing")
+            raise ArtifactError(f"artifact file {name} is missing", directory)
     files = sorted(
         p.relative_to(directory).as_posix()
         for p in directory.rglob("*")
@@ -138,11 +144,15 @@ def verify_ranker(row: Model) -> None:
 
 def verify_artifact(row: Model) -> Path:
     directory = Path(row.artifact_path)
-    actual = artifact_checksum(directory)
+    try:
+        actual = artifact_checksum(directory)
+    except ArtifactError as exc:
+        raise ArtifactError(f"model version {row.version}: {exc}", exc.path) from None
     if actual != row.artifact_sha256:
         raise ArtifactError(
-            f"model version {row.version}: artifact {directory} does not match its checksum "
-            f"(expected {row.artifact_sha256[:12]}…, found {actual[:12]}…)"
+            f"model version {row.version}: its artifact does not match its checksum "
+            f"(expected {row.artifact_sha256[:12]}…, found {actual[:12]}…)",
+            directory,
         )
     return directory
 

@@ -36,6 +36,7 @@ def test_asking_for_a_corrupt_version_is_a_409_naming_model(served, broken, clie
         detail = got.json()["detail"]
         assert detail.startswith(f"model: version {broken.version} cannot be served")
         assert "checksum" in detail
+        assert broken.artifact_path not in detail  # the server's paths are not the client's
     ranked = client.post(
         "/v1/rank", json={"user_id": user, "candidates": ["1", "2"], "model": broken.version}
     )
@@ -53,6 +54,7 @@ def test_a_corrupt_experiment_arm_serves_the_active_version(served, broken) -> N
         assert ready["status"] == "ready"
         reason = ready["checks"][f"model_version_{broken.version}"]
         assert f"version {broken.version} cannot be served" in reason
+        assert broken.artifact_path not in reason
 
 
 def test_a_fresh_api_whose_active_version_is_corrupt_says_why(served, broken, engine) -> None:  # type: ignore[no-untyped-def]
@@ -67,6 +69,7 @@ def test_a_fresh_api_whose_active_version_is_corrupt_says_why(served, broken, en
             assert got.status_code == 503
             assert "no model can be served" in got.json()["detail"]
             assert "checksum" in got.json()["detail"]
+            assert broken.artifact_path not in got.json()["detail"]
             assert "recsys models rollback" in got.json()["detail"]
             assert c.get("/readyz").status_code == 503
     finally:

@@ -117,8 +117,13 @@ def test_corrupt_artifact_is_refused_and_the_previous_version_keeps_serving(
     assert "checksum" in (holder.last_error or "")
 
     (Path(bad.artifact_path) / "ranker.npz").unlink()
-    with pytest.raises(ArtifactError, match="missing"):
+    with pytest.raises(
+        ArtifactError, match=f"version {bad.version}: artifact file ranker.npz is missing"
+    ) as missing:
         activate(registry, bad.version)
+    # The message reaches API clients (409): the path is kept apart, for the operator's CLI.
+    assert bad.artifact_path not in str(missing.value)
+    assert missing.value.path == Path(bad.artifact_path)
 
 
 def test_a_version_trained_on_another_catalogue_is_refused(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
