@@ -1,6 +1,7 @@
 """A generic interactions CSV: ``user,item[,rating],timestamp`` with a header row.
 
-Accepted header names: user|user_id, item|item_id, rating (optional), timestamp|ts|occurred_at.
+Accepted header names: user|user_id, item|item_id, rating (optional), timestamp|ts|occurred_at;
+one column per role (a header with both `user` and `user_id` is refused, not guessed).
 Timestamps are Unix seconds or ISO-8601. Users and items are derived from the interactions.
 """
 
@@ -30,9 +31,13 @@ ALIASES = {
 
 
 def _column(frame: pd.DataFrame, role: str, path: Path, *, required: bool) -> str | None:
-    for name in ALIASES[role]:
-        if name in frame.columns:
-            return name
+    present = [name for name in ALIASES[role] if name in frame.columns]
+    if len(present) > 1:  # e.g. `user` and `user_id`: reading either would be a guess
+        raise DataFormatError(
+            path, f"{len(present)} {role} columns: {present}; keep one of them", line=1
+        )
+    if present:
+        return present[0]
     if required:
         raise DataFormatError(
             path, f"no {role} column: expected one of {list(ALIASES[role])}", line=1

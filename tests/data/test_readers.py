@@ -99,6 +99,11 @@ def test_generic_csv_with_iso_timestamps_and_implicit_rows(tmp_path: Path) -> No
         ("user,item,timestamp\nu1,i1,yesterday\n", "line 2: timestamp is not a timestamp"),
         ("user,item,timestamp\nu1,,1700000000\n", "line 2: empty item"),
         ("user,timestamp\nu1,1700000000\n", "line 1: no item column"),
+        # two names for one role: which one holds the users would be a guess
+        (
+            "user,user_id,item,timestamp\nu1,7,i1,1700000000\n",
+            r"line 1: 2 user columns: \['user', 'user_id'\]; keep one of them",
+        ),
         ("user,item,timestamp\nu1,i1,1700000000\nu1,i2,1,extra\n", "cannot parse"),
         # every row one field too many: pandas would shift each value one column over
         ("user,item,rating,timestamp\nu1,i1,4,1700000000,x\n", "line 2: 5 fields, but the header"),
