@@ -86,9 +86,10 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _one_line(exc: Exception) -> str:
+def _one_line(exc: Exception, param_prefix: str = "") -> str:
     """A pydantic report on several lines (a header, each field, a link) as one: each parameter
-    and what is wrong with it. Other errors as they are."""
+    and what is wrong with it, named as it was given (``param_prefix``: ``two_stage.`` under
+    ``evaluate``, whose --param names the ranker). Other errors as they are."""
     from pydantic import ValidationError
 
     if not isinstance(exc, ValidationError):
@@ -97,7 +98,7 @@ def _one_line(exc: Exception) -> str:
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
         why = error["msg"].removeprefix("Value error, ")
-        problems.append(f"--param {where}: {why}" if where else why)
+        problems.append(f"--param {param_prefix}{where}: {why}" if where else why)
     return "; ".join(problems)
 
 
@@ -564,7 +565,7 @@ def evaluate(
     """Evaluate rankers side by side under one protocol (production path: Postgres + Feast)."""
     from recsys.data import DataFormatError
     from recsys.evaluation.runner import EvaluationSpec, run_evaluation
-    from recsys.ranking import available_rankers
+    from recsys.ranking import available_rankers, create_ranker, protocol_params
 
     if train_file or test_file:
         # Options of the dataset protocols mean nothing for given files: refused, not dropped,
@@ -594,6 +595,11 @@ def evaluate(
         algorithms=model or available_rankers(), train_file=train_file, test_file=test_file,
         validation=validation, params=parse_algorithm_params(param or []),
     )  # fmt: skip
+    for name in spec.algorithms:  # before any server is started; named as --param names it
+        try:
+            create_ranker(name, protocol_params(name, protocol == "random", spec.params.get(name)))
+        except ValueError as exc:
+            raise _fail(_one_line(exc, param_prefix=f"{name}.")) from exc
     ctx = Context()
     try:
         with console.status("evaluating…") as status:

@@ -226,6 +226,15 @@ def test_evaluate_refuses_what_it_would_ignore_or_fail_to_write_before_any_work(
         assert f"{option} {path}: not a file in an existing directory" in " ".join(
             result.output.split()
         )
+    # A bad setting is named as it was given (ALGORITHM.KEY), before any store is touched.
+    for param, named in (
+        ("two_stage.generator=nosuch", "--param two_stage.generator: unknown ranker 'nosuch'"),
+        ("ease.l2=x", "--param ease.l2: Input should be a valid number"),
+    ):
+        model = param.split(".")[0]
+        result = runner.invoke(app, ["evaluate", "--model", model, "--param", param])
+        assert result.exit_code == 1, result.output
+        assert named in " ".join(result.output.split()), result.output
 
 
 def test_the_seed_draws_the_split_not_the_synthetic_data(settings) -> None:  # type: ignore[no-untyped-def]
