@@ -337,14 +337,14 @@ def features_materialize(
     end: Annotated[datetime | None, typer.Option(help="Materialize up to (default: now)")] = None,
 ) -> None:
     """`feast materialize-incremental`: load the newest feature values into Redis."""
-    from recsys.features.feast_ops import NoFeatureViewsError, materialize
+    from recsys.features.feast_ops import EndBeforeLoadedError, NoFeatureViewsError, materialize
 
     _check_time("--end", end, future=False)
     ctx = Context()
     try:
         with _step("feast materialize-incremental"):
             until = materialize(ctx.settings, ctx.endpoints, end)
-    except NoFeatureViewsError as exc:
+    except (NoFeatureViewsError, EndBeforeLoadedError) as exc:
         raise _fail(str(exc)) from exc
     console.print(f"online store holds features up to {until.isoformat()}")
 

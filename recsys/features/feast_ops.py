@@ -39,6 +39,11 @@ class NoFeatureViewsError(RuntimeError):
     """The Feast project defines no feature view to load: `feast apply` was never run on it."""
 
 
+class EndBeforeLoadedError(ValueError):
+    """An incremental load's end before what the online store already holds: it loads nothing
+    (each run starts where the last one ended), yet would be reported as the store's state."""
+
+
 def apply_definitions(settings: Settings, endpoints: Endpoints, *, quiet: bool = True) -> str:
     """Register entities, sources, views and services in the SQL registry; returns Feast's log."""
     os.environ.update(feast_environment(settings, endpoints))
@@ -63,6 +68,7 @@ def materialize(
     rows for good (a table built ``--as-of`` two years ago loaded nothing and said it had), so
     such a view is loaded from the beginning of time once."""
     end = end or datetime.now(UTC)
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)  # a time without a zone is UTC
     store = build_feature_store(settings, endpoints)
     views = [view for view in store.list_feature_views() if view.online]
     if not views:
@@ -73,6 +79,18 @@ def materialize(
             "run `recsys features apply` first"
         )
     never = [view.name for view in views if not view.materialization_intervals]
+    loaded = [_utc(view.most_recent_end_time) for view in views if view.materialization_intervals]
+    held = max(loaded) if loaded else BEGINNING
+    if end < held:
+        raise EndBeforeLoadedError(
+            f"--end {end.isoformat()}: before {held.isoformat()}, "
+            + (
+                "which the online store already holds features up to; an incremental run "
+                "starts where the last one ended, so it would load nothing"
+                if loaded
+                else "the earliest time a feature value can have"
+            )
+        )
     out = io.StringIO()
     with (
         contextlib.redirect_stdout(out if quiet else sys.stdout),
@@ -82,6 +100,10 @@ def materialize(
             store.materialize(start_date=BEGINNING, end_date=end, feature_views=never)
         store.materialize_incremental(end_date=end)
     return end
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 #: Where a first materialisation starts: before any interaction a feature table can hold.

@@ -14,7 +14,7 @@ import redis
 from recsys.data.loader import load_dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
 from recsys.features.build import build_feature_tables
-from recsys.features.feast_ops import apply_definitions, materialize
+from recsys.features.feast_ops import EndBeforeLoadedError, apply_definitions, materialize
 from recsys.infra.feast_store import build_feature_store
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,9 @@ def test_a_first_materialisation_loads_old_tables(settings, test_endpoints, engi
     apply_definitions(fresh, test_endpoints)
     store = build_feature_store(fresh, test_endpoints)
     try:
-        materialize(fresh, test_endpoints)
+        with pytest.raises(EndBeforeLoadedError, match="the earliest time a feature value"):
+            materialize(fresh, test_endpoints, datetime(1960, 1, 1, tzinfo=UTC))
+        first_end = materialize(fresh, test_endpoints)
         users = data.users["user_id"].astype(str).tolist()[:5]
         online = store.get_online_features(
             features=["user_stats:interaction_count"],
@@ -45,6 +47,11 @@ def test_a_first_materialisation_loads_old_tables(settings, test_endpoints, engi
             entity_rows=[{"user_id": u} for u in users],
         ).to_dict()["interaction_count"]
         assert again == online
+        # An end before what is loaded loads nothing: refused, not reported as the store's state.
+        earlier = first_end - timedelta(days=1)
+        with pytest.raises(EndBeforeLoadedError, match="already holds features up to") as back:
+            materialize(fresh, test_endpoints, earlier.replace(tzinfo=None))  # naive is UTC
+        assert earlier.isoformat() in str(back.value)
     finally:
         # Not store.teardown(): with the SQL registry it deletes every project's definitions,
         # the session's own included. This project's online rows only (keys end with its name).
