@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -393,3 +393,40 @@ def test_a_week_without_traffic_after_traffic_is_reported_and_alerted(  # type: 
             conn.execute(
                 delete(WeeklyReport).where(WeeklyReport.week.in_([quiet_week.name, ahead.name]))
             )
+
+
+def test_the_current_week_without_traffic_yet_is_a_note_not_an_alert(  # type: ignore[no-untyped-def]
+    week_served, settings, engine
+) -> None:
+    """A week still running that has served nothing yet may simply be early: the row and page
+    say so, and nobody is alerted (once the week is over, the test above alerts)."""
+    with engine.connect() as conn:  # this week's traffic, moved two weeks back for the test
+        ids = (
+            conn.execute(
+                select(ServedRequest.request_id).where(ServedRequest.served_at >= week_served.start)
+            )
+            .scalars()
+            .all()
+        )
+    assert ids
+    shift = timedelta(days=14)
+
+    def move(by: timedelta) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                update(ServedRequest)
+                .where(ServedRequest.request_id.in_(ids))
+                .values(served_at=ServedRequest.served_at + by)
+            )
+
+    move(-shift)
+    try:
+        report = build_weekly_report(settings, engine, week_served)
+        assert report.requests == 0 and not report.alert and report.alert_reasons == []
+        page = Path(report.html_path).read_text()
+        assert f"nothing was served in {week_served.name} so far (the week is not over)" in page
+        assert "<b>Alert</b>" not in page
+    finally:
+        move(shift)
+        with engine.begin() as conn:
+            conn.execute(delete(WeeklyReport).where(WeeklyReport.week == week_served.name))
