@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -68,7 +69,7 @@ def read_table(
         raise DataFormatError(
             path, f"missing column(s) {missing}; found {list(frame.columns)}", line=1
         )
-    frame["_line"] = np.arange(len(frame)) + 1 + header_lines
+    frame["_line"] = _row_lines(path, len(frame), header_lines, encoding, quoted=sep == ",")
     # pandas keeps blank lines as rows (skip_blank_lines=False keeps _line the real line number)
     # and reads them like a line of empty fields (",,"): only the text tells which is blank, and
     # a row whose values are missing must still be an error. Only rows with every field empty
@@ -84,6 +85,34 @@ def read_table(
             blank = {number for number, line in enumerate(lines, 1) if not line.strip()}
         frame = frame[~(empty & frame["_line"].isin(blank))].reset_index(drop=True)
     return frame
+
+
+def _row_lines(
+    path: Path, rows: int, header_lines: int, encoding: str, *, quoted: bool
+) -> np.ndarray:
+    """The 1-based line each row starts on. One line per row, unless a quoted field spans
+    lines (a title with a line break): then the lines and rows counts differ, and only then is
+    the file read again, by the csv module, which counts the lines each record takes."""
+    plain = np.arange(rows) + 1 + header_lines
+    if not quoted:
+        return plain
+    newlines, last = 0, b""
+    with path.open("rb") as raw:
+        for chunk in iter(lambda: raw.read(1 << 20), b""):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines = newlines + (last not in (b"\n", b""))
+    if lines == rows + header_lines:
+        return plain
+    starts = []
+    with path.open(encoding=encoding, newline="") as text:
+        reader = csv.reader(text)
+        ended = 0
+        for _ in reader:
+            starts.append(ended + 1)
+            ended = reader.line_num
+    starts = starts[header_lines:]
+    return np.asarray(starts) if len(starts) == rows else plain  # pandas read it otherwise
 
 
 def _check_field_counts(path: Path, sep: str, names: list[str], encoding: str) -> None:

@@ -165,6 +165,20 @@ def test_a_blank_line_inside_a_quoted_title_drops_no_movie(tmp_path: Path) -> No
     assert read_ml_latest_small(tmp_path).items["item_id"].tolist() == ["1", "2"]
 
 
+def test_lines_keep_their_numbers_after_a_title_spanning_lines(tmp_path: Path) -> None:
+    """An error after a quoted field with line breaks names the line in the file (the rows
+    count and the lines count differ there by the breaks)."""
+    _write(
+        tmp_path / "movies.csv", 'movieId,title,genres\n1,"Foo\nBar\r\nBaz",Comedy\n,Qux,Drama\n'
+    )
+    _write(tmp_path / "ratings.csv", "userId,movieId,rating,timestamp\n1,1,4,1\n")
+    with pytest.raises(DataFormatError, match="movies.csv, line 5: empty movieId"):
+        read_ml_latest_small(tmp_path)
+    _write(tmp_path / "events.csv", 'user,item,timestamp\n"u\n1",i1,1\n\nu2,i2,soon\n')
+    with pytest.raises(DataFormatError, match="line 5: timestamp is not"):
+        read_interactions_csv(tmp_path / "events.csv")
+
+
 def test_synthetic_is_seeded_and_power_law() -> None:
     small = SyntheticConfig(n_users=200, n_items=150)
     a = generate_synthetic(small)
