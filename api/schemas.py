@@ -160,6 +160,10 @@ def _plausible_time(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
+    if value == EPOCH:
+        # 0 is what an unset time becomes in many clients; taken as a date, it made one item's
+        # first interaction 1970 for every user's features and moved the training window there.
+        raise ValueError("is the Unix epoch (0), an unset time: leave occurred_at out for now")
     if value < EPOCH or value > datetime.now(UTC) + MAX_CLOCK_SKEW:
         raise ValueError("must be between 1970 and a day from now")
     return value
@@ -173,8 +177,10 @@ class EventIn(BaseModel):
         min_length=1, max_length=32, pattern=r"^[a-z_]+$", examples=["view", "click", "rating"]
     )
     # NaN or Infinity is no rating: without allow_inf_nan, NaN failed the bound check instead
-    # and was told it "should be less than or equal to 10"
-    rating: float | None = Field(None, ge=RATING_RANGE[0], le=RATING_RANGE[1], allow_inf_nan=False)
+    # and was told it "should be less than or equal to 10". Strict: JSON true was stored as 1.
+    rating: float | None = Field(
+        None, ge=RATING_RANGE[0], le=RATING_RANGE[1], allow_inf_nan=False, strict=True
+    )
     occurred_at: Annotated[datetime | None, AfterValidator(_plausible_time)] = Field(
         None,
         description="Default: when received. UTC unless it names a zone; from 1970 to at most "

@@ -35,9 +35,11 @@ def read_items(engine: Engine) -> pd.DataFrame:
         return pd.read_sql_query(text("SELECT item_id, title, genres FROM items"), conn)
 
 
-def read_app_dataset(engine: Engine, name: str = "app database") -> Dataset:
-    """The whole catalogue and every interaction, in the shape a dataset reader produces (for
-    re-loading a copy elsewhere, e.g. to measure a ranker on a holdout)."""
+def read_app_dataset(
+    engine: Engine, name: str = "app database", *, until: datetime | None = None
+) -> Dataset:
+    """The whole catalogue and every interaction (before ``until``), in the shape a dataset
+    reader produces (for re-loading a copy elsewhere, e.g. to measure a ranker on a holdout)."""
     with engine.connect() as conn:
         users = pd.read_sql_query(text("SELECT user_id, attributes FROM users"), conn)
         items = pd.read_sql_query(
@@ -47,4 +49,4 @@ def read_app_dataset(engine: Engine, name: str = "app database") -> Dataset:
     users["attributes"] = [a if isinstance(a, dict) else {} for a in users["attributes"]]
     items["genres"] = [list(g) if g is not None else [] for g in items["genres"]]
     items["attributes"] = [a if isinstance(a, dict) else {} for a in items["attributes"]]
-    return Dataset(name, users, items, read_interactions(engine))
+    return Dataset(name, users, items, read_interactions(engine, until=until))

@@ -31,6 +31,43 @@ def test_an_event_time_the_pipeline_cannot_hold_is_refused(served, client, when)
     assert answer.json()["detail"][0]["loc"] == ["body", "events", 1, "occurred_at"]
 
 
+@pytest.mark.parametrize("when", [0, "1970-01-01T00:00:00Z"])
+def test_an_event_dated_at_the_unix_epoch_is_taken_for_an_unset_time(served, client, when) -> None:  # type: ignore[no-untyped-def]
+    data, *_ = served
+    user, item = str(data.interactions["user_id"].iloc[0]), str(data.items["item_id"].iloc[0])
+    answer = client.post(
+        "/v1/events",
+        json={"events": [_event(user, item, occurred_at=when)]},
+        headers={"X-API-Key": KEY},
+    )
+    assert answer.status_code == 422
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "events", 0, "occurred_at"]
+    assert "Unix epoch (0), an unset time" in error["msg"]
+    # a second later is a time like any other
+    later = _event(user, item, occurred_at=1)
+    assert (
+        client.post("/v1/events", json={"events": [later]}, headers={"X-API-Key": KEY}).status_code
+        == 202
+    )
+
+
+@pytest.mark.parametrize("rating", [True, "4"])
+def test_a_rating_must_be_a_json_number(served, client, rating) -> None:  # type: ignore[no-untyped-def]
+    """JSON true was stored as rating 1; a number in a string is not a number either."""
+    data, *_ = served
+    user, item = str(data.interactions["user_id"].iloc[0]), str(data.items["item_id"].iloc[0])
+    answer = client.post(
+        "/v1/events",
+        json={"events": [_event(user, item, event_type="rating", rating=rating)]},
+        headers={"X-API-Key": KEY},
+    )
+    assert answer.status_code == 422
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "events", 0, "rating"]
+    assert error["msg"] == "Input should be a valid number"
+
+
 @pytest.mark.parametrize("rating", ["NaN", "Infinity"])
 def test_a_rating_that_is_not_a_number_is_named_so(served, client, rating) -> None:  # type: ignore[no-untyped-def]
     data, *_ = served

@@ -1,13 +1,14 @@
 """`recsys train`: what a failed training leaves behind, and which FeatureService a version
 records (real Postgres, Redis and Feast)."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
-from recsys.db.models import Model
+from recsys.db.models import Interaction, Model
 from recsys.ranking import registry
 from recsys.ranking.popularity import PopularityRanker
 from recsys.training import train
@@ -68,3 +69,28 @@ def test_a_built_in_ranker_records_its_own_feature_service(  # type: ignore[no-u
 ) -> None:
     row = train.train_model(settings, engine, feature_store, "popularity", activate=False)
     assert row.feature_service == "popularity_v1"
+
+
+def test_an_event_dated_ahead_of_the_clock_waits_for_a_later_training(  # type: ignore[no-untyped-def]
+    served, settings, engine, feature_store
+) -> None:
+    """The API accepts events dated up to a day ahead (client clocks run fast). The feature
+    build leaves them out until their time; so does training, whose data window ended
+    tomorrow."""
+    user, item = served.interactions[["user_id", "item_id"]].iloc[0]
+    ahead = datetime.now(UTC) + timedelta(hours=12)
+    with engine.begin() as conn:
+        inserted = conn.execute(
+            insert(Interaction)
+            .values(user_id=str(user), item_id=str(item), rating=None, occurred_at=ahead)
+            .returning(Interaction.id)
+        ).scalar_one()
+    try:
+        row = train.train_model(
+            settings, engine, feature_store, "popularity", activate=False, holdout=0
+        )
+        assert row.train_end < datetime.now(UTC)
+        assert row.n_interactions == len(served.interactions)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(delete(Interaction).where(Interaction.id == inserted))
