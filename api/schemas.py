@@ -54,7 +54,9 @@ def _registered_ranker(name: str) -> str:
 #: a ranker's registered name (`algorithm=`)
 RankerName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_registered_ranker)]
 #: free text that also ends up in queries (genres, event types)
-Text = Annotated[str, StringConstraints(max_length=128), AfterValidator(_storable)]
+Text = Annotated[  # not empty: an empty genre matched nothing and gave an empty list
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_storable)
+]
 
 
 class Explanation(BaseModel):

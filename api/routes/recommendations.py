@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from api.deps import ReadKey, ServiceDep
@@ -19,6 +19,7 @@ from api.schemas import (
     SimilarItemsResponse,
     Text,
 )
+from api.utf8 import require_utf8
 from recsys.serving.models import (
     ModelLoadError,
     RegistryUnavailableError,
@@ -31,7 +32,9 @@ from recsys.serving.recommender import (
     serve_log_row,
 )
 
-router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[ReadKey])
+router = APIRouter(
+    prefix="/v1", tags=["recommendations"], dependencies=[ReadKey, Depends(require_utf8)]
+)
 
 
 def _answer(
@@ -116,6 +119,9 @@ async def recommendations(
     genre: Annotated[
         list[Text], Query(max_length=50, description="Only items in any of these genres")
     ] = [],  # noqa: B006
+    # The /rank body's name for the same option: unknown query parameters are ignored (cache
+    # busters), so `?genres=` would otherwise have returned an unfiltered list.
+    genres: Annotated[list[Text], Query(max_length=50, description="Same as genre")] = [],  # noqa: B006
     explain: Annotated[
         bool, Query(description="Feature values and contributions per item")
     ] = False,
@@ -136,7 +142,7 @@ async def recommendations(
         background,
         RankRequest(
             user_id=user_id, k=k, model_version=model, algorithm=algorithm,
-            exclude_seen=exclude_seen, exclude=exclude, genres=genre, explain=explain,
+            exclude_seen=exclude_seen, exclude=exclude, genres=[*genre, *genres], explain=explain,
         ),
     )  # fmt: skip
 

@@ -86,3 +86,24 @@ def test_ids_that_are_not_valid_unicode_are_a_422_naming_the_field(served, clien
     response = client.post("/v1/events", json=nul, headers={"X-API-Key": KEY})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "events", 0, "item_id"]
+
+
+def test_url_text_that_is_not_utf8_is_a_422_naming_the_parameter(served, client) -> None:  # type: ignore[no-untyped-def]
+    """The server decodes %FF as a replacement character: several bad ids became one user."""
+    for url, loc in (
+        ("/v1/users/%FF/recommendations", ["path", "user_id"]),
+        ("/v1/users/%ED%A0%80/recommendations", ["path", "user_id"]),  # a surrogate's bytes
+        ("/v1/items/%C3/similar", ["path", "item_id"]),
+        ("/v1/users/1/recommendations?exclude=%FF", ["query", "exclude"]),
+        ("/v1/users/1/recommendations?genre=Dr%E4ma", ["query", "genre"]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 422, (url, response.text)
+        (error,) = response.json()["detail"]
+        assert error["loc"] == loc and "UTF-8" in error["msg"], url
+    user = served[0].interactions["user_id"].iloc[0]
+    # Percent-encoded UTF-8 is text like any other, and comes back as it was sent.
+    fine = client.get(f"/v1/users/{user}/recommendations?genre=Com%C3%A9die&k=3")
+    assert fine.status_code == 200, fine.text
+    accented = client.get("/v1/users/%C3%A9l%C3%A8ve/recommendations")
+    assert accented.status_code == 200 and accented.json()["user_id"] == "élève"

@@ -112,3 +112,22 @@ def test_rank_takes_the_get_options_name_for_genres(served, client) -> None:  # 
             "/v1/rank", json={"user_id": user, "candidates": candidates, key: [genre], "k": 20}
         ).json()
         assert body["items"] and {i["item_id"] for i in body["items"]} <= kept, key
+
+
+def test_recommendations_take_the_rank_bodys_name_for_genres(served, client) -> None:  # type: ignore[no-untyped-def]
+    """`?genres=` is the /rank body's name: as an unknown query parameter it was ignored and
+    the list came back unfiltered. An empty genre matches nothing: a 422, not an empty list."""
+    data, *_ = served
+    user = str(data.interactions["user_id"].iloc[0])
+    genre = data.items.explode("genres")["genres"].value_counts().index[-1]  # the rarest
+    kept = {i for i, its in zip(data.items["item_id"], data.items["genres"], strict=True)
+            if genre in its}  # fmt: skip
+    url = f"/v1/users/{user}/recommendations"
+    for key in ("genre", "genres"):
+        body = client.get(url, params={key: genre, "k": 20}).json()
+        assert body["items"] and {i["item_id"] for i in body["items"]} <= kept, key
+    for key in ("genre", "genres"):
+        empty = client.get(url, params={key: ""})
+        assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["query", key, 0]
+    empty = client.post("/v1/rank", json={"user_id": user, "candidates": ["1"], "genres": [""]})
+    assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body", "genres", 0]
