@@ -241,6 +241,10 @@ class ActiveModelHolder:
             self._load_error = str(exc)
             if isinstance(exc, UnservableModelError):
                 self._refused = key  # retried if re-activated
+                self._load_error += (
+                    f"; once fixed, `recsys models activate {row.version}` serves it, "
+                    "or `recsys models rollback`"
+                )
             where = f" ({exc.path})" if isinstance(exc, ArtifactError) else ""
             logger.warning("active model version %s refused: %s%s", row.version, exc, where)
             return  # anything else (a database or disk hiccup) is tried again next refresh

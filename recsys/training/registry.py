@@ -106,12 +106,29 @@ def rollback(engine: Engine) -> Model:
             .order_by(Model.activated_at.desc(), Model.version.desc())
             .limit(1)
         )
+        earlier = session.scalars(
+            select(Model.version)
+            .where(Model.activated_at.is_not(None), ~Model.is_active)
+            .order_by(Model.activated_at.desc(), Model.version.desc())
+            .offset(1)
+            .limit(5)
+        ).all()
     if previous is None:
         raise LookupError(
             "no earlier active version to roll back to"
             + (f" (version {current.version} is the only one ever activated)" if current else "")
         )
-    return activate(engine, previous.version)
+    try:
+        return activate(engine, previous.version)
+    except UnservableModelError as exc:
+        # Rollback is "the one before": skipping to an older one silently could serve a model
+        # months old. Say which others there are instead.
+        others = f" (active before it: {', '.join(map(str, earlier))})" if earlier else ""
+        exc.args = (
+            f"cannot roll back: {exc}; activate another version with "
+            f"`recsys models activate N`{others}",
+        )
+        raise
 
 
 def active_model(engine: Engine) -> Model | None:

@@ -70,6 +70,22 @@ def test_newest_is_active_and_rollback_returns_to_the_previous(registry, tmp_pat
     assert rollback(registry).version == first.version  # back to the one active before
 
 
+def test_a_rollback_to_a_broken_version_names_the_others(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """It does not skip to an older version on its own (that could be months old), but says
+    which versions were active before, and how to choose one."""
+    oldest = _register(registry, tmp_path, "popularity")
+    broken = _register(registry, tmp_path, "popularity")
+    _register(registry, tmp_path, "popularity")  # active
+    (Path(broken.artifact_path) / "ranker.json").unlink()
+    with pytest.raises(ArtifactError) as refused:
+        rollback(registry)
+    assert str(refused.value) == (
+        f"cannot roll back: model version {broken.version}: artifact file ranker.json is "
+        "missing; activate another version with `recsys models activate N` (active before "
+        f"it: {oldest.version})"
+    )
+
+
 def test_a_version_whose_ranker_is_not_installed_is_refused(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """E.g. another package's ranker, uninstalled: activation used to accept it, and every API
     replica started afterwards answered 503."""
@@ -89,6 +105,7 @@ def test_a_version_whose_ranker_is_not_installed_is_refused(registry, tmp_path: 
     _activate_behind_the_registrys_back(registry, gone.version)  # still not served
     assert holder.get().version == good.version
     assert "unknown ranker 'gone'" in (holder.last_error or "")
+    assert f"once fixed, `recsys models activate {gone.version}` serves it" in holder.last_error
 
 
 def test_corrupt_artifact_is_refused_and_the_previous_version_keeps_serving(
