@@ -290,11 +290,13 @@ def build_weekly_report(
             ] = ", ".join(f"{evidently_values[m]:.4f}" for m in ("ndcg", "mrr", "hit_rate"))
         notes = list(quality_notes)
         if degraded_requests:
-            # an online-store outage shows up as a quality fall: say so beside it
+            # an online-store outage shows up as a quality fall: say so beside it. The serve log
+            # does not record which of the two causes it was; the API's log names it.
             notes.append(
                 f"{degraded_requests} of {int(online['requests'])} requests were answered degraded "
-                "(the online store did not answer: the generator's order or popular items); the "
-                "quality above counts them"
+                "(the online store did not answer, or the model's FeatureService no longer "
+                "serves a feature it was trained on: the API's log says which; the answers were "
+                "the generator's order or popular items); the quality above counts them"
             )
         if empty_lists:
             summary["empty lists served"] = f"{empty_lists} of {int(online['requests'])} requests"
