@@ -426,6 +426,13 @@ def train(
             f"{' [active]' if row.is_active else ''}: {row.metrics}"
         )
     )
+    if activate and not row.is_active:
+        err_console.print(
+            f"[yellow]not activated:[/] another version was activated while this one trained "
+            f"(a rollback, or `models activate`); `recsys models activate {row.version}` "
+            "serves it",
+            highlight=False,
+        )
 
 
 @models_app.command("list")

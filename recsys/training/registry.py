@@ -68,9 +68,23 @@ def artifact_checksum(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def register_model(engine: Engine, row: Model, *, activate: bool = True) -> Model:
-    """Insert a version row; with ``activate`` it becomes the one the API serves."""
+def register_model(
+    engine: Engine, row: Model, *, activate: bool = True, started_at: datetime | None = None
+) -> Model:
+    """Insert a version row; with ``activate`` it becomes the one the API serves, unless an
+    operator chose another version while it trained (``started_at``: when the training began).
+    That is an older version activated since then: a rollback of a bad model must not be undone
+    by a training job that happened to be running. A version that another training registered
+    meanwhile is replaced as usual (newest is active)."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
+        if activate and started_at is not None:
+            chosen = session.scalar(
+                select(Model)
+                .where(Model.is_active, Model.activated_at > started_at)
+                .where(Model.created_at < started_at)
+                .with_for_update()
+            )
+            activate = chosen is None
         if activate:
             session.execute(update(Model).where(Model.is_active).values(is_active=False))
             session.flush()

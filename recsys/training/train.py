@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from recsys.config import Settings
 from recsys.data.queries import read_interactions, read_items
@@ -40,6 +40,8 @@ def train_model(
     """``holdout``: the share of the latest interactions the same ranker is measured on
     (:mod:`recsys.training.holdout`; default ``settings.train_holdout``, 0 skips it)."""
     ranker = create_ranker(algorithm, params)  # validates the name and params before any work
+    with engine.connect() as conn:  # the database's clock, which stamps versions' created_at
+        started_at = conn.execute(text("SELECT now()")).scalar_one()
     feature_service = resolve_feature_service(store, ranker)
     # Events may be dated up to a day ahead (client clocks run fast). They are not yet: the
     # feature build leaves them out, and so does training (or its data window ends tomorrow).
@@ -104,7 +106,7 @@ def train_model(
             artifact_sha256=checksum,
             reference_path=str(directory / "reference.parquet"),
         )
-        return register_model(engine, row, activate=activate)
+        return register_model(engine, row, activate=activate, started_at=started_at)
     except BaseException:
         # Nothing was registered, so nothing may be left behind to be mistaken for a model.
         shutil.rmtree(directory, ignore_errors=True)

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from recsys.data.loader import load_dataset
 from recsys.data.synthetic import SyntheticConfig, generate_synthetic
@@ -25,7 +25,9 @@ pytestmark = pytest.mark.integration
 CATALOGUE = SyntheticConfig(n_users=30, n_items=20)
 
 
-def _register(engine, tmp_path: Path, algorithm: str, interactions=None, activate=True) -> Model:  # type: ignore[no-untyped-def]
+def _register(
+    engine, tmp_path: Path, algorithm: str, interactions=None, activate=True, started_at=None
+) -> Model:  # type: ignore[no-untyped-def]
     data = generate_synthetic(CATALOGUE)
     ranker = create_ranker(algorithm, {"factors": 4} if algorithm == "als" else {})
     ranker.fit(
@@ -38,7 +40,7 @@ def _register(engine, tmp_path: Path, algorithm: str, interactions=None, activat
         n_interactions=len(data.interactions), metrics={}, artifact_path=str(directory),
         artifact_sha256=artifact_checksum(directory),
     )  # fmt: skip
-    return register_model(engine, row, activate=activate)
+    return register_model(engine, row, activate=activate, started_at=started_at)
 
 
 def _activate_behind_the_registrys_back(engine, version: int) -> None:  # type: ignore[no-untyped-def]
@@ -68,6 +70,29 @@ def test_newest_is_active_and_rollback_returns_to_the_previous(registry, tmp_pat
     assert active_model(registry).version == first.version
     activate(registry, second.version)
     assert rollback(registry).version == first.version  # back to the one active before
+
+
+def test_a_training_does_not_undo_an_operators_choice_made_while_it_ran(
+    registry, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A rollback (or `models activate` of an older version) during a training is kept: the
+    new version is registered inactive. Another training's version is replaced as usual."""
+    older = _register(registry, tmp_path, "popularity")
+    _register(registry, tmp_path, "popularity")  # the bad one, active
+    with registry.connect() as conn:
+        started = conn.execute(text("SELECT now()")).scalar_one()
+    assert rollback(registry).version == older.version  # the operator, mid-training
+    trained = _register(registry, tmp_path, "popularity", started_at=started)
+    assert not trained.is_active and trained.activated_at is None
+    assert active_model(registry).version == older.version
+    # Once the operator's choice predates the training, newest is active again; and a version
+    # another training registered meanwhile does not hold a later one back.
+    with registry.connect() as conn:
+        started = conn.execute(text("SELECT now()")).scalar_one()
+    other = _register(registry, tmp_path, "popularity")
+    assert other.is_active
+    newest = _register(registry, tmp_path, "popularity", started_at=started)
+    assert newest.is_active and active_model(registry).version == newest.version
 
 
 def test_a_rollback_to_a_broken_version_names_the_others(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -94,3 +94,28 @@ def test_an_event_dated_ahead_of_the_clock_waits_for_a_later_training(  # type: 
     finally:
         with engine.begin() as conn:
             conn.execute(delete(Interaction).where(Interaction.id == inserted))
+
+
+def test_a_rollback_during_training_is_kept_and_the_cli_says_so(  # type: ignore[no-untyped-def]
+    served, settings, engine, feature_store, cli_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from recsys.cli import app
+    from recsys.training.registry import active_model, rollback
+
+    older = train.train_model(settings, engine, feature_store, "popularity", holdout=0)
+    train.train_model(settings, engine, feature_store, "popularity", holdout=0)  # active
+    build_reference = train.build_reference
+
+    def operator_rolls_back_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rollback(engine)
+        return build_reference(*args, **kwargs)
+
+    monkeypatch.setattr(train, "build_reference", operator_rolls_back_meanwhile)
+    result = CliRunner().invoke(app, ["train", "--model", "popularity", "--holdout", "0"])
+    assert result.exit_code == 0, result.output
+    assert active_model(engine).version == older.version
+    assert "not activated: another version was activated while this one trained" in " ".join(
+        result.output.split()
+    )
