@@ -131,3 +131,14 @@ def test_recommendations_take_the_rank_bodys_name_for_genres(served, client) -> 
         assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["query", key, 0]
     empty = client.post("/v1/rank", json={"user_id": user, "candidates": ["1"], "genres": [""]})
     assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body", "genres", 0]
+
+
+def test_a_long_input_is_summarised_not_echoed_back(served, client) -> None:  # type: ignore[no-untyped-def]
+    """A 422 names the field; echoing a 10,000-candidate list back sent about a megabyte."""
+    candidates = [f"item-{i:05d}" for i in range(10_000)]
+    answer = client.post("/v1/rank", json={"user_id": "u", "candidates": candidates})
+    assert answer.status_code == 422 and len(answer.content) < 1_000, len(answer.content)
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "candidates"] and error["input"] == "list of 10000 items"
+    short = client.get("/v1/users/u/recommendations", params={"k": "many"}).json()["detail"]
+    assert short[0]["input"] == "many"  # a short input is still echoed
